@@ -1,0 +1,47 @@
+import createError from '@fastify/error'
+
+/** JSON-RPC error codes used on the wire. */
+export const RPC = {
+  PARSE_ERROR: -32700,
+  INVALID_REQUEST: -32600,
+  METHOD_NOT_FOUND: -32601,
+  INVALID_PARAMS: -32602,
+  INTERNAL_ERROR: -32603,
+  SERVER_ERROR: -32000,
+  SESSION_NOT_FOUND: -32001,
+  FORBIDDEN: -32003,
+  UNAUTHORIZED: -32004,
+  RATE_LIMITED: -32029,
+  UNAVAILABLE: -32030
+} as const
+
+export interface McpHttpErrorProps { rpcCode?: number, headers?: Record<string, string> }
+
+export const FST_MCP_BAD_ORIGIN = createError('FST_MCP_BAD_ORIGIN', 'Forbidden: Origin %s is not allowed', 403)
+export const FST_MCP_BAD_HOST = createError('FST_MCP_BAD_HOST', 'Forbidden: Host %s is not allowed', 403)
+export const FST_MCP_NOT_ACCEPTABLE = createError('FST_MCP_NOT_ACCEPTABLE', 'Not Acceptable: Accept must include %s', 406)
+export const FST_MCP_UNSUPPORTED_MEDIA_TYPE = createError('FST_MCP_UNSUPPORTED_MEDIA_TYPE', 'Unsupported Media Type: Content-Type must be application/json', 415)
+export const FST_MCP_PARSE_ERROR = createError('FST_MCP_PARSE_ERROR', 'Parse error: %s', 400)
+export const FST_MCP_INVALID_REQUEST = createError('FST_MCP_INVALID_REQUEST', 'Invalid Request: %s', 400)
+export const FST_MCP_BODY_TOO_LARGE = createError('FST_MCP_BODY_TOO_LARGE', 'Payload Too Large: the body exceeds %s bytes', 413)
+export const FST_MCP_SESSION_REQUIRED = createError('FST_MCP_SESSION_REQUIRED', 'Bad Request: Mcp-Session-Id header is required', 400)
+export const FST_MCP_SESSION_NOT_FOUND = createError('FST_MCP_SESSION_NOT_FOUND', 'Session not found', 404)
+export const FST_MCP_ALREADY_INITIALIZED = createError('FST_MCP_ALREADY_INITIALIZED', 'Invalid Request: initialize must not carry a session id', 400)
+export const FST_MCP_BAD_PROTOCOL_VERSION = createError('FST_MCP_BAD_PROTOCOL_VERSION', 'Bad Request: Unsupported protocol version: %s (supported versions: %s)', 400)
+export const FST_MCP_TOO_MANY_SESSIONS = createError('FST_MCP_TOO_MANY_SESSIONS', 'Service Unavailable: the session limit is reached, retry later', 503)
+export const FST_MCP_STREAM_CONFLICT = createError('FST_MCP_STREAM_CONFLICT', 'Conflict: %s', 409)
+export const FST_MCP_BAD_EVENT_ID = createError('FST_MCP_BAD_EVENT_ID', 'Bad Request: invalid Last-Event-ID', 400)
+export const FST_MCP_METHOD_NOT_ALLOWED = createError('FST_MCP_METHOD_NOT_ALLOWED', 'Method Not Allowed: %s', 405)
+export const FST_MCP_UNAVAILABLE = createError('FST_MCP_UNAVAILABLE', 'Service Unavailable: %s', 503)
+export const FST_MCP_UNAUTHORIZED = createError('FST_MCP_UNAUTHORIZED', 'Unauthorized: %s', 401)
+export const FST_MCP_FORBIDDEN = createError('FST_MCP_FORBIDDEN', 'Forbidden: %s', 403)
+export const FST_MCP_OPTIONS = createError('FST_MCP_OPTIONS', 'Invalid fastify-mcp options: %s', 500)
+export const FST_MCP_DUPLICATE = createError('FST_MCP_DUPLICATE', '%s', 500)
+
+/** A tool handler may throw this to return a tool execution error (isError result) with this message. */
+export class McpToolError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'McpToolError'
+  }
+}

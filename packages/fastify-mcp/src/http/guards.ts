@@ -1,0 +1,70 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { FST_MCP_BAD_HOST, FST_MCP_BAD_ORIGIN, FST_MCP_BAD_PROTOCOL_VERSION, FST_MCP_NOT_ACCEPTABLE } from '../errors.js'
+import { SUPPORTED_VERSIONS } from '../live/hub.js'
+
+const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
+
+function isLoopbackAddress (address: string | undefined): boolean {
+  if (address === undefined) return true
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
+}
+
+function hostnameOf (host: string): string {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']')
+    return end === -1 ? host : host.slice(0, end + 1)
+  }
+  const colon = host.indexOf(':')
+  return colon === -1 ? host : host.slice(0, colon)
+}
+
+/**
+ * DNS-rebinding protection: checks `Host` and `Origin` before anything else runs.
+ * On a loopback socket only loopback names pass unless allowlists say otherwise.
+ */
+export function hostOriginGuard (allowedHosts: string[] | null, allowedOrigins: string[] | null) {
+  return function mcpHostOriginGuard (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
+    const loopback = isLoopbackAddress(request.socket.localAddress)
+    const host = (request.headers.host ?? '').toLowerCase()
+    const hostname = hostnameOf(host)
+    const hostOk = allowedHosts !== null
+      ? allowedHosts.includes(host) || allowedHosts.includes(hostname)
+      : !loopback || LOOPBACK_NAMES.has(hostname)
+    if (!hostOk) {
+      done(new FST_MCP_BAD_HOST(host === '' ? '(none)' : host))
+      return
+    }
+    const origin = request.headers.origin
+    if (origin !== undefined) {
+      const o = origin.toLowerCase()
+      let ok = false
+      if (allowedOrigins !== null) ok = allowedOrigins.includes(o)
+      else if (loopback) {
+        try { ok = LOOPBACK_NAMES.has(new URL(o).hostname) } catch { ok = false }
+      }
+      if (!ok) {
+        done(new FST_MCP_BAD_ORIGIN(origin))
+        return
+      }
+    }
+    done()
+  }
+}
+
+/** Throws 406 unless `Accept` lists every one of `types` (or a wildcard covering it). */
+export function requireAccept (request: FastifyRequest, types: string[]): void {
+  const accept = (request.headers.accept ?? '').toLowerCase()
+  const ranges = accept.split(',').map((r) => (r.split(';')[0] ?? '').trim())
+  for (const type of types) {
+    const major = type.split('/')[0] as string
+    if (!ranges.some((r) => r === type || r === '*/*' || r === `${major}/*`)) throw new FST_MCP_NOT_ACCEPTABLE(types.join(' and '))
+  }
+}
+
+/** Throws 400 when `MCP-Protocol-Version` is present and not a supported version. */
+export function checkProtocolVersion (request: FastifyRequest): void {
+  const v = request.headers['mcp-protocol-version']
+  if (v === undefined) return
+  const value = Array.isArray(v) ? v.join(',') : v
+  if (!SUPPORTED_VERSIONS.includes(value)) throw new FST_MCP_BAD_PROTOCOL_VERSION(value.slice(0, 64), SUPPORTED_VERSIONS.join(', '))
+}

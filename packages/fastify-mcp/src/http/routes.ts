@@ -1,0 +1,225 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/server'
+import {
+  FST_MCP_ALREADY_INITIALIZED,
+  FST_MCP_BAD_EVENT_ID,
+  FST_MCP_INVALID_REQUEST,
+  FST_MCP_METHOD_NOT_ALLOWED,
+  FST_MCP_SESSION_NOT_FOUND,
+  FST_MCP_SESSION_REQUIRED,
+  FST_MCP_STREAM_CONFLICT,
+  FST_MCP_TOO_MANY_SESSIONS
+} from '../errors.js'
+import { parseEventId } from '../events/types.js'
+import { Exchange } from '../live/exchange.js'
+import { STANDALONE, type Hub, type LiveSession } from '../live/hub.js'
+import { SessionTransport } from '../live/transport.js'
+import type { RequestBinding } from '../registry/registry.js'
+import type { McpCaller } from '../registry/types.js'
+import type { McpPrincipal, SessionRecord } from '../session/types.js'
+import type { ResolvedOptions } from '../options.js'
+import { checkProtocolVersion, requireAccept } from './guards.js'
+import { SseConnection } from './sse.js'
+
+type Msg = Record<string, unknown>
+
+/** Decides, before dispatch, whether the caller may make a call; throws the 403 challenge if not. */
+export type ScopeCheck = (request: FastifyRequest, method: string, params: unknown) => void
+
+function isValidId (id: unknown): id is RequestId {
+  return typeof id === 'string' || (typeof id === 'number' && Number.isInteger(id))
+}
+
+/** Classifies one JSON-RPC message, or throws 400 -32600 for anything that is not one. */
+function classify (m: unknown): 'request' | 'notification' | 'response' {
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new FST_MCP_INVALID_REQUEST('a JSON-RPC message must be an object')
+  const msg = m as Msg
+  if (msg.jsonrpc !== '2.0') throw new FST_MCP_INVALID_REQUEST('"jsonrpc" must be "2.0"')
+  if ('method' in msg) {
+    if (typeof msg.method !== 'string') throw new FST_MCP_INVALID_REQUEST('"method" must be a string')
+    if ('params' in msg && (typeof msg.params !== 'object' || msg.params === null)) throw new FST_MCP_INVALID_REQUEST('"params" must be an object')
+    if (!('id' in msg)) return 'notification'
+    if (!isValidId(msg.id)) throw new FST_MCP_INVALID_REQUEST('"id" must be a string or an integer')
+    return 'request'
+  }
+  if (isValidId(msg.id) && (('result' in msg) !== ('error' in msg))) return 'response'
+  throw new FST_MCP_INVALID_REQUEST('not a JSON-RPC request, notification or response')
+}
+
+export function principalOf (caller: McpCaller | null): McpPrincipal | null {
+  return caller === null ? null : { issuer: caller.issuer, subject: caller.subject, clientId: caller.clientId }
+}
+
+function samePrincipal (a: McpPrincipal | null, b: McpPrincipal | null): boolean {
+  if (a === null || b === null) return a === b
+  return a.issuer === b.issuer && a.subject === b.subject && a.clientId === b.clientId
+}
+
+function header (request: FastifyRequest, name: string): string | undefined {
+  const v = request.headers[name]
+  return Array.isArray(v) ? v[0] : v
+}
+
+export interface RouteDeps {
+  hub: Hub
+  options: ResolvedOptions
+  scopeCheck: ScopeCheck | null
+}
+
+/** Registers POST/GET/DELETE (and 405 for the rest) on the MCP path. */
+export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
+  const { hub, options } = deps
+  const store = hub.store
+
+  /** The session named by the request, bound to its caller: 400 without id, 404 when unknown or another principal's. */
+  async function lookup (request: FastifyRequest): Promise<SessionRecord> {
+    const sid = header(request, 'mcp-session-id')
+    if (sid === undefined || sid === '') throw new FST_MCP_SESSION_REQUIRED()
+    const record = sid.length > 256 ? null : await store.get(sid)
+    if (record === null || !samePrincipal(record.principal, principalOf(request.mcpAuth))) throw new FST_MCP_SESSION_NOT_FOUND()
+    checkProtocolVersion(request)
+    await store.touch(sid)
+    request.mcpSession = record
+    return record
+  }
+
+  function binding (request: FastifyRequest, live: LiveSession | null, ex: Exchange): RequestBinding {
+    const b: RequestBinding = {
+      session: live?.info ?? null,
+      caller: request.mcpAuth,
+      request,
+      closeStream: () => { ex.closeStream() }
+    }
+    if (live !== null) {
+      const record = live.record
+      b.subscribe = async (uri) => {
+        if (!record.subscriptions.includes(uri)) record.subscriptions = [...record.subscriptions, uri]
+        await store.update(record.id, { subscriptions: record.subscriptions })
+      }
+      b.unsubscribe = async (uri) => {
+        record.subscriptions = record.subscriptions.filter((u) => u !== uri)
+        await store.update(record.id, { subscriptions: record.subscriptions })
+      }
+    }
+    return b
+  }
+
+  async function initialize (request: FastifyRequest, reply: FastifyReply, message: JSONRPCMessage & { id: RequestId }): Promise<FastifyReply> {
+    if (header(request, 'mcp-session-id') !== undefined) throw new FST_MCP_ALREADY_INITIALIZED()
+    if (await store.count() >= options.maxSessions) throw new FST_MCP_TOO_MANY_SESSIONS()
+    const { live, response } = await hub.initialize(message, principalOf(request.mcpAuth))
+    reply.header('content-type', 'application/json')
+    if (live === null) return await reply.send(JSON.stringify(response))
+    if (!await hub.adopt(live, options.maxSessions)) throw new FST_MCP_TOO_MANY_SESSIONS()
+    request.mcpSession = live.record
+    return await reply.header('mcp-session-id', live.record.id).send(JSON.stringify(response))
+  }
+
+  async function stateless (request: FastifyRequest, reply: FastifyReply, messages: Msg[], batch: boolean): Promise<FastifyReply> {
+    const requests = messages.filter((m) => 'method' in m && 'id' in m) as Array<JSONRPCMessage & { id: RequestId }>
+    if (requests.length === 0) return await reply.code(202).send()
+    const transport = new SessionTransport(hub, undefined)
+    const ex = new Exchange(hub, reply, { sessionId: null, protocolVersion: '2025-03-26', requestIds: requests.map((r) => r.id), batch })
+    const server = hub.registry.createServer({
+      serverInfo: options.serverInfo,
+      instructions: options.instructions,
+      toolsList: options.toolsList,
+      resolve: () => binding(request, null, ex)
+    })
+    await server.connect(transport)
+    const b = binding(request, null, ex)
+    for (const m of messages) transport.receive(m as unknown as JSONRPCMessage, 'id' in m && 'method' in m ? ex : null, b)
+    void ex.done.finally(() => { void server.close() })
+    return reply
+  }
+
+  app.post(options.path, { bodyLimit: options.bodyLimit }, async function mcpPost (request, reply) {
+    requireAccept(request, ['application/json', 'text/event-stream'])
+    const body = request.body
+    const batch = Array.isArray(body)
+    const messages = (batch ? body : [body]) as Msg[]
+    if (batch && messages.length === 0) throw new FST_MCP_INVALID_REQUEST('an empty batch')
+    const kinds = messages.map(classify)
+    const init = messages.findIndex((m) => m.method === 'initialize')
+    if (init !== -1 && batch) throw new FST_MCP_INVALID_REQUEST('initialize must not be part of a batch')
+
+    if (deps.scopeCheck !== null) {
+      for (let i = 0; i < messages.length; i++) {
+        if (kinds[i] === 'request') deps.scopeCheck(request, messages[i]?.method as string, messages[i]?.params)
+      }
+    }
+    if (options.stateless) {
+      checkProtocolVersion(request)
+      return await stateless(request, reply, messages, batch)
+    }
+    if (init !== -1) return await initialize(request, reply, messages[0] as unknown as JSONRPCMessage & { id: RequestId })
+
+    const record = await lookup(request)
+    if (batch && record.protocolVersion !== '2025-03-26') throw new FST_MCP_INVALID_REQUEST('batches are accepted only in sessions negotiated at 2025-03-26')
+    const live = await hub.live(record)
+    const requests: Array<JSONRPCMessage & { id: RequestId }> = []
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i] as unknown as JSONRPCMessage & { id: RequestId }
+      if (kinds[i] === 'response') await hub.answer(record.id, m)
+      else if (kinds[i] === 'notification') await hub.notify(live, m)
+      else requests.push(m)
+    }
+    if (requests.length === 0) return await reply.code(202).send()
+    const ex = new Exchange(hub, reply, { sessionId: record.id, protocolVersion: record.protocolVersion, requestIds: requests.map((r) => r.id), batch })
+    const b = binding(request, live, ex)
+    for (const r of requests) {
+      if ((r as { method?: string }).method === 'logging/setLevel') {
+        const level = (r as { params?: { level?: unknown } }).params?.level
+        if (typeof level === 'string') {
+          record.logLevel = level as SessionRecord['logLevel']
+          void store.update(record.id, { logLevel: record.logLevel })
+        }
+      }
+      live.transport.receive(r, ex, b)
+    }
+    return reply
+  })
+
+  app.get(options.path, async function mcpGet (request, reply) {
+    if (options.stateless) throw new FST_MCP_METHOD_NOT_ALLOWED('this endpoint is stateless and offers no GET stream')
+    requireAccept(request, ['text/event-stream'])
+    const record = await lookup(request)
+    const lastEventId = header(request, 'last-event-id')
+    const streamId = lastEventId === undefined ? STANDALONE : parseEventId(lastEventId)?.streamId
+    if (streamId === undefined) throw new FST_MCP_BAD_EVENT_ID()
+    if (hub.hasStream(record.id, streamId)) throw new FST_MCP_STREAM_CONFLICT(streamId === STANDALONE ? 'a GET stream is already open for this session' : 'this stream is already being read')
+    const conn = new SseConnection(reply, {}, options.keepAliveMs)
+    if (!hub.attachStream(record.id, streamId, conn)) throw new FST_MCP_STREAM_CONFLICT('this stream is already being read')
+    conn.onClose(() => { hub.detachStream(record.id, streamId, conn) })
+    if (lastEventId !== undefined) {
+      const replay = await hub.events.replayAfter(record.id, lastEventId)
+      if (replay === null) {
+        hub.detachStream(record.id, streamId, conn)
+        throw new FST_MCP_BAD_EVENT_ID()
+      }
+      conn.open(replay.events)
+      return reply
+    }
+    conn.open()
+    if (record.protocolVersion >= '2025-11-25') {
+      const id = await hub.events.append(record.id, STANDALONE, null, false)
+      conn.event(id, null, options.retryMs)
+    }
+    return reply
+  })
+
+  app.delete(options.path, async function mcpDelete (request, reply) {
+    if (options.stateless) throw new FST_MCP_METHOD_NOT_ALLOWED('this endpoint is stateless and has no sessions to delete')
+    const record = await lookup(request)
+    await hub.close(record.id, 'deleted')
+    return await reply.code(204).send()
+  })
+
+  app.route({
+    method: ['PUT', 'PATCH'],
+    url: options.path,
+    handler: async function mcpOtherMethod (request) {
+      throw new FST_MCP_METHOD_NOT_ALLOWED(`${request.method} is not supported on this endpoint`)
+    }
+  })
+}

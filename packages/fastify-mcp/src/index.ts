@@ -1,0 +1,255 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { MemoryBus } from './bus/memory-bus.js'
+import { FST_MCP_PARSE_ERROR, FST_MCP_UNAUTHORIZED, RPC } from './errors.js'
+import { MemoryEventStore } from './events/memory-store.js'
+import { hostOriginGuard } from './http/guards.js'
+import { registerRoutes, type ScopeCheck } from './http/routes.js'
+import { Hub, type McpEvents } from './live/hub.js'
+import { resolveOptions, type FastifyMcpOptions } from './options.js'
+import { McpRegistry } from './registry/registry.js'
+import type { McpCaller, PromptDefinition, ResourceDefinition, ResourceTemplateDefinition, SchemaLike, ToolDefinition } from './registry/types.js'
+import { MemorySessionStore } from './session/memory-store.js'
+import type { SessionCloseReason, SessionRecord } from './session/types.js'
+import { setupAuth } from './auth/index.js'
+import type { EventEmitter } from 'node:events'
+
+/** `app.mcp`: declare tools, resources and prompts; manage sessions; notify clients. */
+export interface McpDecorator {
+  /** The registry the endpoint serves (share it with a stdio server). */
+  registry: McpRegistry
+  tool: <I extends SchemaLike, O extends SchemaLike>(def: ToolDefinition<I, O>) => McpDecorator
+  resource: (def: ResourceDefinition) => McpDecorator
+  resourceTemplate: (def: ResourceTemplateDefinition) => McpDecorator
+  prompt: (def: PromptDefinition) => McpDecorator
+  sessions: {
+    count: () => Promise<number>
+    list: (limit?: number) => Promise<SessionRecord[]>
+    get: (id: string) => Promise<SessionRecord | null>
+    /** Ends a session on every instance; later requests with its id get 404. */
+    close: (id: string, reason?: SessionCloseReason) => Promise<boolean>
+    /** Live session servers cached on this instance. */
+    liveCount: () => number
+  }
+  /** `session:created` and `session:closed` (with a reason). */
+  events: EventEmitter<McpEvents>
+  /** Sends `notifications/resources/updated` to the sessions subscribed to `uri`. */
+  resourceUpdated: (uri: string) => Promise<void>
+  /** Sends `notifications/{tools,resources,prompts}/list_changed` to every session's GET stream. */
+  listChanged: (kind: 'tools' | 'resources' | 'prompts') => Promise<void>
+  /** Verifies the request's bearer token and sets `request.mcpAuth` (401 when absent or invalid). */
+  authenticate: (request: FastifyRequest) => Promise<void>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    mcp: McpDecorator
+  }
+  interface FastifyRequest {
+    /** The MCP session of this request; null before initialize, in stateless mode and off the MCP routes. */
+    mcpSession: SessionRecord | null
+    /** The verified caller; null when unauthenticated. */
+    mcpAuth: McpCaller | null
+  }
+}
+
+function rpcCodeOf (err: FastifyError): number {
+  switch (err.code) {
+    case 'FST_MCP_PARSE_ERROR': return RPC.PARSE_ERROR
+    case 'FST_MCP_INVALID_REQUEST': return RPC.INVALID_REQUEST
+    case 'FST_MCP_SESSION_NOT_FOUND': return RPC.SESSION_NOT_FOUND
+    case 'FST_MCP_FORBIDDEN': return RPC.FORBIDDEN
+    case 'FST_MCP_UNAUTHORIZED': return RPC.UNAUTHORIZED
+    default: return (err as { rpcCode?: number }).rpcCode ?? RPC.SERVER_ERROR
+  }
+}
+
+function parseJson (_request: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void): void {
+  if (body.length === 0) {
+    done(new FST_MCP_PARSE_ERROR('empty body'))
+    return
+  }
+  try {
+    done(null, JSON.parse(body))
+  } catch (err) {
+    done(new FST_MCP_PARSE_ERROR((err as Error).message))
+  }
+}
+
+async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promise<void> {
+  const options = resolveOptions(opts)
+  const registry = opts.registry ?? new McpRegistry()
+  const store = opts.sessions?.store ?? new MemorySessionStore()
+  const events = opts.eventStore ?? new MemoryEventStore()
+  const ownBus = opts.bus === undefined
+  const bus = opts.bus ?? new MemoryBus()
+  const hub = new Hub({
+    registry,
+    store,
+    events,
+    bus,
+    serverInfo: options.serverInfo,
+    instructions: options.instructions,
+    maxLiveSessions: options.maxLiveSessions,
+    retryMs: options.retryMs,
+    keepAliveMs: options.keepAliveMs,
+    toolsList: options.toolsList,
+    enforceScopes: opts.auth !== undefined,
+    log: app.log
+  })
+  store.init({ idleTimeoutMs: options.idleTimeoutMs, onExpired: (id) => { hub.expired(id) } })
+
+  const api: McpDecorator = {
+    registry,
+    tool (def) { registry.tool(def); return api },
+    resource (def) { registry.resource(def); return api },
+    resourceTemplate (def) { registry.resourceTemplate(def); return api },
+    prompt (def) { registry.prompt(def); return api },
+    sessions: {
+      count: async () => await store.count(),
+      list: async (limit) => await store.list(limit),
+      get: async (id) => await store.get(id),
+      close: async (id, reason = 'closed') => await hub.close(id, reason),
+      liveCount: () => hub.liveCount
+    },
+    events: hub.lifecycle,
+    resourceUpdated: async (uri) => { await hub.broadcast({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri } }, uri) },
+    listChanged: async (kind) => { await hub.broadcast({ jsonrpc: '2.0', method: `notifications/${kind}/list_changed` }, null) },
+    authenticate: async (request) => {
+      if (auth === null) throw new FST_MCP_UNAUTHORIZED('authentication is not configured')
+      await auth.authenticate(request)
+    }
+  }
+  app.decorate('mcp', api)
+  app.decorateRequest('mcpSession', null)
+  app.decorateRequest('mcpAuth', null)
+
+  const auth = opts.auth === undefined ? null : await setupAuth(app, opts.auth, registry)
+  const scopeCheck: ScopeCheck | null = auth?.scopeCheck ?? null
+
+  // Sessions with an open stream or a running call never expire: refresh them while they are busy.
+  const busyEvery = Math.max(200, Math.min(Math.floor(options.idleTimeoutMs / 3), 10_000))
+  let busyTimer: NodeJS.Timeout | null = null
+
+  app.addHook('onReady', async function mcpStart () {
+    await hub.start()
+    busyTimer = setInterval(() => {
+      for (const id of hub.busySessions()) void store.touch(id).catch(() => {})
+    }, busyEvery)
+    busyTimer.unref()
+  })
+  app.addHook('onListen', async function mcpRefuseOpenUnauthenticated () {
+    if (auth !== null || options.allowUnauthenticated) return
+    for (const a of app.addresses()) {
+      if (typeof a === 'string') continue
+      const loopback = a.address === '::1' || a.address.startsWith('127.') || a.address.startsWith('::ffff:127.')
+      if (!loopback) {
+        throw new Error(`fastify-mcp: refusing to serve ${options.path} without authentication on the non-loopback address ${a.address}; configure "auth", or set "allowUnauthenticated: true" if another layer authenticates`)
+      }
+    }
+  })
+  app.addHook('preClose', async function mcpStopStreams () {
+    if (busyTimer !== null) clearInterval(busyTimer)
+    await hub.stop()
+  })
+  app.addHook('onClose', async function mcpClose () {
+    await auth?.close()
+    await store.close()
+    await events.close()
+    if (ownBus) await bus.close()
+  })
+
+  await app.register(async function mcpEndpoint (child) {
+    child.removeAllContentTypeParsers()
+    child.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: options.bodyLimit }, parseJson)
+    child.setErrorHandler(function mcpErrorHandler (err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+      let status = err.statusCode ?? 500
+      let message = err.message
+      let code = rpcCodeOf(err)
+      if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+        status = 415
+        message = 'Unsupported Media Type: Content-Type must be application/json'
+      } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+        status = 413
+        message = `Payload Too Large: the body exceeds ${options.bodyLimit} bytes`
+      } else if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+        status = 400
+        code = RPC.PARSE_ERROR
+        message = 'Parse error: empty body'
+      } else if (status === 429) {
+        code = RPC.RATE_LIMITED
+      }
+      if (status >= 500 && status !== 503) {
+        request.log.error({ err }, 'mcp: internal error')
+        message = 'Internal error'
+        code = RPC.INTERNAL_ERROR
+      }
+      if (status === 405) reply.header('allow', options.stateless ? 'POST' : 'GET, POST, DELETE')
+      if (status === 503 && reply.getHeader('retry-after') === undefined) reply.header('retry-after', '5')
+      for (const [k, v] of Object.entries((err as { headers?: Record<string, string> }).headers ?? {})) reply.header(k, v)
+      const body: Record<string, unknown> = { jsonrpc: '2.0', error: { code, message } }
+      const rpcId = (err as { rpcId?: unknown }).rpcId
+      if (rpcId !== undefined) body.id = rpcId
+      return reply.code(status).type('application/json').send(JSON.stringify(body))
+    })
+    if (options.cors !== false) {
+      const { default: cors } = await import('@fastify/cors')
+      await child.register(cors, {
+        origin: options.cors.origins,
+        methods: ['GET', 'POST', 'DELETE'],
+        allowedHeaders: ['Authorization', 'Content-Type', 'Accept', 'Mcp-Session-Id', 'MCP-Protocol-Version', 'Last-Event-ID', 'Mcp-Method', 'Mcp-Name'],
+        exposedHeaders: ['Mcp-Session-Id', 'WWW-Authenticate', 'Retry-After'],
+        maxAge: 600
+      })
+    }
+    child.addHook('onRequest', hostOriginGuard(options.allowedHosts, options.allowedOrigins))
+    if (auth !== null) child.addHook('onRequest', auth.authenticate)
+    if (options.rateLimit !== false) {
+      const { default: rateLimit } = await import('@fastify/rate-limit')
+      await child.register(rateLimit, {
+        max: options.rateLimit.max,
+        timeWindow: options.rateLimit.timeWindow,
+        hook: 'preHandler',
+        keyGenerator: (request) => request.mcpAuth !== null ? `sub:${request.mcpAuth.issuer ?? ''}:${request.mcpAuth.subject}` : `ip:${request.ip}`,
+        errorResponseBuilder: (_request, context) => {
+          const err = new Error(`Too Many Requests: retry in ${Math.ceil(context.ttl / 1000)} s`) as Error & { statusCode: number }
+          err.statusCode = 429
+          return err
+        }
+      })
+    }
+    registerRoutes(child, { hub, options, scopeCheck })
+  })
+}
+
+/**
+ * Serves the Model Context Protocol over Streamable HTTP.
+ *
+ * @example
+ * const app = Fastify()
+ * await app.register(fastifyMcp, { serverInfo: { name: 'demo', version: '1.0.0' } })
+ * app.mcp.tool({ name: 'hello', description: 'Says hello', handler: () => ({ content: [{ type: 'text', text: 'hello' }] }) })
+ * await app.listen({ port: 3000 })
+ */
+const plugin = fp(fastifyMcp, { fastify: '5.x', name: '@mcp-fastify/fastify-mcp' })
+export default plugin
+export { plugin as fastifyMcp }
+
+export { McpRegistry } from './registry/registry.js'
+export type { CreateServerOptions, RequestBinding } from './registry/registry.js'
+export type * from './registry/types.js'
+export type { FastifyMcpOptions } from './options.js'
+export type { SessionRecord, SessionStore, McpPrincipal, SessionCloseReason } from './session/types.js'
+export { MemorySessionStore } from './session/memory-store.js'
+export type { EventStore, StoredEvent } from './events/types.js'
+export { MemoryEventStore } from './events/memory-store.js'
+export type { McpBus, BusMessage } from './bus/types.js'
+export { MemoryBus } from './bus/memory-bus.js'
+export { McpToolError, RPC } from './errors.js'
+export * from './errors.js'
+export type { AuthOptions, TokenVerifier } from './auth/types.js'
+export { requireScopes, resourceMetadataUrl } from './auth/index.js'
+export { introspectionVerifier, jwtVerifier, defaultScopes, canonicalResource, type IntrospectionOptions } from './auth/verifiers.js'
+export { TokenError } from './auth/types.js'
+export type { McpEvents } from './live/hub.js'
+export { SUPPORTED_VERSIONS } from './live/hub.js'

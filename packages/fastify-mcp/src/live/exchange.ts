@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto'
+import type { FastifyReply } from 'fastify'
+import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/server'
+import { SseConnection } from '../http/sse.js'
+import type { Hub } from './hub.js'
+
+/**
+ * One POST carrying one request (or a 2025-03-26 batch of them): answers with a single JSON body when
+ * the handler sends nothing before its result, and upgrades to an SSE stream the moment it does
+ * (progress, logs, server-to-client requests). After the connection closes — client disconnect or
+ * `closeStream()` — the stream lives on in the event store and can be resumed with GET + Last-Event-ID.
+ */
+export class Exchange {
+  readonly #hub: Hub
+  readonly #reply: FastifyReply
+  readonly #sessionId: string | null
+  readonly #priming: boolean
+  readonly #headers: Record<string, string>
+  readonly #batch: boolean
+  readonly #pending: Set<RequestId>
+  readonly #responses: JSONRPCMessage[] = []
+  #mode: 'pending' | 'json' | 'sse' | 'detached' = 'pending'
+  #streamId: string | null = null
+  #conn: SseConnection | null = null
+  #chain: Promise<void> = Promise.resolve()
+  #resolveDone!: () => void
+  /** Resolves once every request of this exchange has been answered. */
+  readonly done: Promise<void>
+
+  constructor (hub: Hub, reply: FastifyReply, options: { sessionId: string | null, protocolVersion: string, requestIds: RequestId[], batch: boolean, headers?: Record<string, string> }) {
+    this.#hub = hub
+    this.#reply = reply
+    this.#sessionId = options.sessionId
+    this.#priming = options.sessionId !== null && options.protocolVersion >= '2025-11-25'
+    this.#headers = options.headers ?? {}
+    this.#batch = options.batch
+    this.#pending = new Set(options.requestIds)
+    this.done = new Promise((resolve) => { this.#resolveDone = resolve })
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) this.#detach()
+    })
+  }
+
+  /** Whether this exchange waits for the response to `id`. */
+  has (id: RequestId): boolean { return this.#pending.has(id) }
+
+  #serial (fn: () => Promise<void>): Promise<void> {
+    this.#chain = this.#chain.then(fn, fn)
+    return this.#chain
+  }
+
+  async #openSse (): Promise<void> {
+    if (this.#mode !== 'pending') return
+    this.#mode = 'sse'
+    this.#streamId = randomBytes(8).toString('hex')
+    this.#conn = new SseConnection(this.#reply, this.#headers, this.#hub.keepAliveMs)
+    this.#conn.open()
+    this.#conn.onClose(() => { this.#hub.detachStream(this.#sessionId, this.#streamId as string, this.#conn as SseConnection) })
+    this.#hub.attachStream(this.#sessionId, this.#streamId, this.#conn)
+    if (this.#priming && this.#sessionId !== null) {
+      const id = await this.#hub.events.append(this.#sessionId, this.#streamId, null, false)
+      this.#conn.event(id, null, this.#hub.retryMs)
+    }
+  }
+
+  async #emit (message: JSONRPCMessage, final: boolean): Promise<void> {
+    if (this.#sessionId !== null && this.#streamId !== null) {
+      await this.#hub.emit(this.#sessionId, this.#streamId, message, final)
+    } else if (this.#conn !== null) {
+      this.#conn.event(null, message)
+      if (final) this.#conn.end()
+    }
+  }
+
+  /** A request or notification related to one of this exchange's requests. */
+  async message (message: JSONRPCMessage): Promise<void> {
+    await this.#serial(async () => {
+      if (this.#mode === 'pending') await this.#openSse()
+      if (this.#mode === 'json') return
+      await this.#emit(message, false)
+    })
+  }
+
+  /** The response to one of this exchange's requests. */
+  async respond (message: JSONRPCMessage): Promise<void> {
+    await this.#serial(async () => {
+      const id = (message as { id: RequestId }).id
+      this.#pending.delete(id)
+      const last = this.#pending.size === 0
+      if (this.#mode === 'pending') {
+        this.#responses.push(message)
+        if (last) {
+          this.#mode = 'json'
+          const body = this.#batch ? this.#responses : this.#responses[0]
+          this.#reply.code(200).headers({ ...this.#headers, 'content-type': 'application/json' }).send(JSON.stringify(body))
+        }
+      } else {
+        await this.#emit(message, last)
+      }
+      if (last) this.#resolveDone()
+    })
+  }
+
+  /** SSE polling: close the connection (after a `retry` hint) but keep the stream resumable. */
+  closeStream (): void {
+    if (!this.#priming) return
+    void this.#serial(async () => {
+      if (this.#mode === 'pending') await this.#openSse()
+      if (this.#mode !== 'sse' || this.#conn === null) return
+      this.#conn.event(null, null, this.#hub.retryMs)
+      this.#conn.end()
+      this.#mode = 'detached'
+    })
+  }
+
+  #detach (): void {
+    if (this.#mode === 'sse' || this.#mode === 'pending') this.#mode = this.#streamId === null ? 'json' : 'detached'
+  }
+
+  /** Ends the exchange with an HTTP error when nothing was sent yet (the session went away). */
+  fail (status: number, code: number, message: string): void {
+    void this.#serial(async () => {
+      if (this.#mode === 'pending') {
+        this.#mode = 'json'
+        this.#reply.code(status).headers({ 'content-type': 'application/json' }).send(JSON.stringify({ jsonrpc: '2.0', error: { code, message } }))
+      } else {
+        this.#conn?.end()
+      }
+      this.#pending.clear()
+      this.#resolveDone()
+    })
+  }
+}

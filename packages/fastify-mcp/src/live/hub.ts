@@ -1,0 +1,361 @@
+import { randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import type { Implementation, InitializeResult, JSONRPCMessage, RequestId, Server } from '@modelcontextprotocol/server'
+import type { BusMessage, McpBus } from '../bus/types.js'
+import { RPC } from '../errors.js'
+import type { EventStore } from '../events/types.js'
+import type { SseConnection } from '../http/sse.js'
+import type { McpRegistry, RequestBinding } from '../registry/registry.js'
+import type { McpSessionInfo } from '../registry/types.js'
+import type { SessionCloseReason, SessionRecord, SessionStore } from '../session/types.js'
+import { bindingOf, SessionTransport, type TransportHost } from './transport.js'
+
+export const STANDALONE = 'standalone'
+export const SUPPORTED_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26']
+
+/** A session's server object living on this instance: a cache entry, rebuilt from the record when missing. */
+export interface LiveSession {
+  record: SessionRecord
+  info: McpSessionInfo
+  server: Server
+  transport: SessionTransport
+}
+
+export interface HubOptions {
+  registry: McpRegistry
+  store: SessionStore
+  events: EventStore
+  bus: McpBus
+  serverInfo: Implementation
+  instructions: string | undefined
+  maxLiveSessions: number
+  retryMs: number
+  keepAliveMs: number
+  toolsList: 'all' | 'allowed'
+  enforceScopes: boolean
+  log: { warn: (obj: object, msg: string) => void }
+}
+
+/** Lifecycle events, on `app.mcp.events`. */
+export interface McpEvents {
+  'session:created': [record: SessionRecord]
+  'session:closed': [event: { id: string, reason: SessionCloseReason }]
+}
+
+function infoOf (record: SessionRecord): McpSessionInfo {
+  return { id: record.id, protocolVersion: record.protocolVersion, clientInfo: record.clientInfo, clientCapabilities: record.clientCapabilities }
+}
+
+/**
+ * The per-instance state of the plugin: the bounded cache of live session servers, the SSE
+ * connections open on this instance, and delivery of events to them (directly, or over the bus
+ * to whichever instance holds a stream).
+ */
+export class Hub implements TransportHost {
+  readonly instanceId = randomBytes(6).toString('hex')
+  readonly events: EventStore
+  readonly retryMs: number
+  readonly keepAliveMs: number
+  readonly lifecycle = new EventEmitter<McpEvents>()
+  readonly #o: HubOptions
+  readonly #live = new Map<string, LiveSession>()
+  readonly #building = new Map<string, Promise<LiveSession>>()
+  readonly #streams = new Map<string, SseConnection>()
+  #unsubscribe: (() => Promise<void>) | null = null
+
+  constructor (options: HubOptions) {
+    this.#o = options
+    this.events = options.events
+    this.retryMs = options.retryMs
+    this.keepAliveMs = options.keepAliveMs
+  }
+
+  async start (): Promise<void> {
+    this.#unsubscribe = await this.#o.bus.subscribe((m) => { this.#onBus(m) })
+  }
+
+  get store (): SessionStore { return this.#o.store }
+  get registry (): McpRegistry { return this.#o.registry }
+
+  /** Number of live servers cached here. */
+  get liveCount (): number { return this.#live.size }
+
+  #key (sessionId: string, streamId: string): string { return `${sessionId}/${streamId}` }
+
+  /** Whether a session has anything running or open on this instance (it must then not expire). */
+  busy (sessionId: string): boolean {
+    const live = this.#live.get(sessionId)
+    if (live !== undefined && live.transport.inflight > 0) return true
+    for (const key of this.#streams.keys()) if (key.startsWith(`${sessionId}/`)) return true
+    return false
+  }
+
+  /** Ids of sessions busy on this instance. */
+  busySessions (): string[] {
+    const ids = new Set<string>()
+    for (const [id, live] of this.#live) if (live.transport.inflight > 0) ids.add(id)
+    for (const key of this.#streams.keys()) ids.add(key.slice(0, key.indexOf('/')))
+    return [...ids]
+  }
+
+  // ---- streams -------------------------------------------------------------------------------
+
+  attachStream (sessionId: string | null, streamId: string, conn: SseConnection): boolean {
+    if (sessionId === null) return true
+    const key = this.#key(sessionId, streamId)
+    const existing = this.#streams.get(key)
+    if (existing !== undefined && !existing.closed) return false
+    this.#streams.set(key, conn)
+    return true
+  }
+
+  detachStream (sessionId: string | null, streamId: string, conn: SseConnection): void {
+    if (sessionId === null) return
+    const key = this.#key(sessionId, streamId)
+    if (this.#streams.get(key) === conn) this.#streams.delete(key)
+  }
+
+  hasStream (sessionId: string, streamId: string): boolean {
+    const c = this.#streams.get(this.#key(sessionId, streamId))
+    return c !== undefined && !c.closed
+  }
+
+  #deliverLocal (sessionId: string, streamId: string, eventId: string, message: JSONRPCMessage | null, final: boolean): boolean {
+    const conn = this.#streams.get(this.#key(sessionId, streamId))
+    if (conn === undefined || conn.closed) return false
+    conn.event(eventId, message, undefined, final)
+    if (final && conn.opened) conn.end()
+    return true
+  }
+
+  /** Stores an event of a stream and delivers it to the connection holding that stream, here or elsewhere. */
+  async emit (sessionId: string, streamId: string, message: JSONRPCMessage, final: boolean): Promise<void> {
+    const eventId = await this.events.append(sessionId, streamId, message, final)
+    if (!this.#deliverLocal(sessionId, streamId, eventId, message, final)) {
+      await this.#o.bus.publish({ kind: 'event', sessionId, streamId, eventId, message, final })
+    }
+  }
+
+  async standalone (sessionId: string, message: JSONRPCMessage): Promise<void> {
+    await this.emit(sessionId, STANDALONE, message, false)
+  }
+
+  /** Sends a notification to every session (list changes), or to the sessions subscribed to `uri`. */
+  async broadcast (message: JSONRPCMessage, uri: string | null): Promise<void> {
+    await this.#o.bus.publish({ kind: 'broadcast', message, uri })
+  }
+
+  // ---- sessions ------------------------------------------------------------------------------
+
+  #touchLru (live: LiveSession): void {
+    this.#live.delete(live.record.id)
+    this.#live.set(live.record.id, live)
+  }
+
+  #evict (): void {
+    if (this.#live.size <= this.#o.maxLiveSessions) return
+    for (const [id, live] of this.#live) {
+      if (this.#live.size <= this.#o.maxLiveSessions) break
+      if (this.busy(id)) continue
+      this.#live.delete(id)
+      void live.server.close()
+    }
+  }
+
+  #newServer (record: SessionRecord | null): Server {
+    const live = this.#live
+    return this.#o.registry.createServer({
+      serverInfo: this.#o.serverInfo,
+      instructions: this.#o.instructions,
+      enforceScopes: this.#o.enforceScopes,
+      toolsList: this.#o.toolsList,
+      resolve (ctx): RequestBinding {
+        const binding = bindingOf(ctx.http?.authInfo)
+        if (binding !== undefined) return binding
+        const cached = record === null ? undefined : live.get(record.id)
+        return { session: cached?.info ?? null, caller: null, request: null, closeStream: () => {} }
+      }
+    })
+  }
+
+  /** The live session for a record, from the cache or rebuilt from the record. */
+  async live (record: SessionRecord): Promise<LiveSession> {
+    const cached = this.#live.get(record.id)
+    if (cached !== undefined) {
+      this.#touchLru(cached)
+      return cached
+    }
+    let building = this.#building.get(record.id)
+    if (building === undefined) {
+      building = this.#rebuild(record).finally(() => { this.#building.delete(record.id) })
+      this.#building.set(record.id, building)
+    }
+    return await building
+  }
+
+  async #rebuild (record: SessionRecord): Promise<LiveSession> {
+    const transport = new SessionTransport(this, record.id)
+    const server = this.#newServer(record)
+    await server.connect(transport)
+    const init = await transport.internal({
+      jsonrpc: '2.0',
+      id: `rebuild-${record.id}`,
+      method: 'initialize',
+      params: { protocolVersion: record.protocolVersion, capabilities: record.clientCapabilities, clientInfo: record.clientInfo ?? { name: 'unknown', version: '0' } }
+    })
+    if (!('result' in init)) throw new Error(`Session ${record.id} could not be rebuilt`)
+    transport.receive({ jsonrpc: '2.0', method: 'notifications/initialized' }, null, null)
+    if (record.logLevel !== null) {
+      await transport.internal({ jsonrpc: '2.0', id: `rebuild-level-${record.id}`, method: 'logging/setLevel', params: { level: record.logLevel } })
+    }
+    const live: LiveSession = { record, info: infoOf(record), server, transport }
+    this.#live.set(record.id, live)
+    this.#evict()
+    return live
+  }
+
+  /**
+   * Runs `initialize` on a fresh server. Resolves with the live session (not yet stored) and the
+   * JSON-RPC response, or with only the response when initialization failed.
+   */
+  async initialize (message: JSONRPCMessage & { id: RequestId }, principal: SessionRecord['principal']): Promise<{ live: LiveSession | null, response: JSONRPCMessage }> {
+    const id = randomBytes(16).toString('base64url')
+    const transport = new SessionTransport(this, id)
+    const now = Date.now()
+    const params = (message as { params?: Record<string, unknown> }).params ?? {}
+    const record: SessionRecord = {
+      id,
+      principal,
+      protocolVersion: '',
+      clientInfo: (params.clientInfo as Implementation | undefined) ?? null,
+      clientCapabilities: (params.capabilities as SessionRecord['clientCapabilities'] | undefined) ?? {},
+      logLevel: null,
+      subscriptions: [],
+      createdAt: now,
+      lastSeenAt: now
+    }
+    const server = this.#newServer(record)
+    await server.connect(transport)
+    const response = await transport.internal(message)
+    if (!('result' in response)) {
+      await server.close()
+      return { live: null, response }
+    }
+    record.protocolVersion = (response.result as InitializeResult).protocolVersion
+    return { live: { record, info: infoOf(record), server, transport }, response }
+  }
+
+  /** Saves a session created by {@link initialize}; false when the session limit is reached. */
+  async adopt (live: LiveSession, maxSessions: number): Promise<boolean> {
+    if (!await this.#o.store.create(live.record, maxSessions)) {
+      await live.server.close()
+      return false
+    }
+    this.#live.set(live.record.id, live)
+    this.#evict()
+    this.lifecycle.emit('session:created', live.record)
+    return true
+  }
+
+  /** Ends a session everywhere: record, stored events, live state on every instance. */
+  async close (sessionId: string, reason: SessionCloseReason): Promise<boolean> {
+    const existed = await this.#o.store.delete(sessionId)
+    await this.events.deleteSession(sessionId)
+    this.#drop(sessionId)
+    await this.#o.bus.publish({ kind: 'closed', sessionId })
+    if (existed || reason === 'expired') this.lifecycle.emit('session:closed', { id: sessionId, reason })
+    return existed
+  }
+
+  /** Drops what this instance holds of a session (after it ended elsewhere, or expired). */
+  #drop (sessionId: string): void {
+    const live = this.#live.get(sessionId)
+    if (live !== undefined) {
+      this.#live.delete(sessionId)
+      live.transport.failAll(404, RPC.SESSION_NOT_FOUND, 'Session not found')
+      void live.server.close()
+    }
+    for (const [key, conn] of this.#streams) {
+      if (key.startsWith(`${sessionId}/`)) {
+        this.#streams.delete(key)
+        conn.end()
+      }
+    }
+  }
+
+  /** Called when a store expired a session by itself. */
+  expired (sessionId: string): void {
+    void this.events.deleteSession(sessionId)
+    this.#drop(sessionId)
+    void this.#o.bus.publish({ kind: 'closed', sessionId })
+    this.lifecycle.emit('session:closed', { id: sessionId, reason: 'expired' })
+  }
+
+  /** Routes a client's answer to a server-to-client request to the server that sent it. */
+  async answer (sessionId: string, message: JSONRPCMessage & { id: RequestId }): Promise<void> {
+    const live = this.#live.get(sessionId)
+    if (live !== undefined && live.transport.answer(message)) return
+    const owner = String(message.id).split('.')[0] ?? ''
+    if (owner !== this.instanceId) await this.#o.bus.publish({ kind: 'response', instanceId: owner, sessionId, message })
+  }
+
+  /** Routes a client notification: `notifications/cancelled` goes to the instance running that request. */
+  async notify (live: LiveSession, message: JSONRPCMessage): Promise<void> {
+    const m = message as { method: string, params?: { requestId?: RequestId } }
+    if (m.method === 'notifications/cancelled' && m.params?.requestId !== undefined && !live.transport.runs(m.params.requestId)) {
+      await this.#o.bus.publish({ kind: 'notification', sessionId: live.record.id, message })
+      return
+    }
+    live.transport.receive(message, null, null)
+  }
+
+  #onBus (m: BusMessage): void {
+    switch (m.kind) {
+      case 'event':
+        this.#deliverLocal(m.sessionId, m.streamId, m.eventId, m.message, m.final)
+        break
+      case 'response':
+        if (m.instanceId === this.instanceId) this.#live.get(m.sessionId)?.transport.answer(m.message as JSONRPCMessage & { id: RequestId })
+        break
+      case 'notification': {
+        const live = this.#live.get(m.sessionId)
+        const requestId = (m.message as { params?: { requestId?: RequestId } }).params?.requestId
+        if (live !== undefined && requestId !== undefined && live.transport.runs(requestId)) live.transport.receive(m.message, null, null)
+        break
+      }
+      case 'broadcast':
+        void this.#broadcastLocal(m.message, m.uri)
+        break
+      case 'closed':
+        this.#drop(m.sessionId)
+        break
+    }
+  }
+
+  async #broadcastLocal (message: JSONRPCMessage, uri: string | null): Promise<void> {
+    for (const key of [...this.#streams.keys()]) {
+      if (!key.endsWith(`/${STANDALONE}`)) continue
+      const sessionId = key.slice(0, key.indexOf('/'))
+      if (uri !== null) {
+        const record = await this.#o.store.get(sessionId)
+        if (record === null || !record.subscriptions.includes(uri)) continue
+      }
+      try {
+        await this.emit(sessionId, STANDALONE, message, false)
+      } catch (err) {
+        this.#o.log.warn({ err, sessionId }, 'mcp: broadcast delivery failed')
+      }
+    }
+  }
+
+  async stop (): Promise<void> {
+    await this.#unsubscribe?.()
+    for (const conn of this.#streams.values()) conn.end()
+    this.#streams.clear()
+    for (const live of this.#live.values()) {
+      live.transport.failAll(503, RPC.UNAVAILABLE, 'Server shutting down')
+      await live.server.close()
+    }
+    this.#live.clear()
+  }
+}

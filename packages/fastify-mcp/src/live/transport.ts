@@ -1,0 +1,134 @@
+import type {
+  AuthInfo,
+  JSONRPCMessage,
+  MessageExtraInfo,
+  RequestId,
+  Transport,
+  TransportSendOptions
+} from '@modelcontextprotocol/server'
+import type { RequestBinding } from '../registry/registry.js'
+import type { Exchange } from './exchange.js'
+
+/** Where a transport sends what belongs to no in-flight request of its own. */
+export interface TransportHost {
+  readonly instanceId: string
+  /** Unrelated server messages: the session's standalone GET stream. */
+  standalone: (sessionId: string, message: JSONRPCMessage) => Promise<void>
+}
+
+function isResponse (m: JSONRPCMessage): m is JSONRPCMessage & { id: RequestId } {
+  return 'id' in m && ('result' in m || 'error' in m)
+}
+
+const BINDING = 'fastifyMcpBinding'
+
+/** Reads the binding a transport attached to a message (see {@link SessionTransport.receive}). */
+export function bindingOf (authInfo: AuthInfo | undefined): RequestBinding | undefined {
+  return authInfo?.extra?.[BINDING] as RequestBinding | undefined
+}
+
+/**
+ * The SDK `Transport` of one live session on this instance. Inbound messages come from HTTP exchanges;
+ * outbound ones go to the exchange of the request they relate to, or to the standalone stream.
+ * Server-to-client request ids are rewritten to `<instance>.<n>` so that an answer arriving on any
+ * instance can be routed back to the server that asked.
+ */
+export class SessionTransport implements Transport {
+  sessionId: string | undefined
+  onmessage?: (<T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void) | undefined
+  onclose?: (() => void) | undefined
+  onerror?: ((error: Error) => void) | undefined
+
+  readonly #host: TransportHost
+  readonly #inflight = new Map<RequestId, Exchange>()
+  readonly #outbound = new Map<string, RequestId>()
+  #outboundSeq = 0
+  #captures = new Map<RequestId, (m: JSONRPCMessage) => void>()
+  #closed = false
+
+  constructor (host: TransportHost, sessionId: string | undefined) {
+    this.#host = host
+    this.sessionId = sessionId
+  }
+
+  async start (): Promise<void> {}
+
+  /** Number of requests being served. */
+  get inflight (): number { return this.#inflight.size }
+
+  /** Whether the request `id` runs here. */
+  runs (id: RequestId): boolean { return this.#inflight.has(id) }
+
+  async send (message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    if (isResponse(message)) {
+      const capture = this.#captures.get(message.id)
+      if (capture !== undefined) {
+        this.#captures.delete(message.id)
+        capture(message)
+        return
+      }
+      const ex = this.#inflight.get(message.id)
+      this.#inflight.delete(message.id)
+      await ex?.respond(message)
+      return
+    }
+    let out = message
+    if ('id' in message && 'method' in message) {
+      const wireId = `${this.#host.instanceId}.${++this.#outboundSeq}`
+      this.#outbound.set(wireId, message.id as RequestId)
+      out = { ...message, id: wireId }
+    }
+    const related = options?.relatedRequestId
+    const ex = typeof related === 'string' || typeof related === 'number' ? this.#inflight.get(related) : undefined
+    if (ex !== undefined) await ex.message(out)
+    else if (this.sessionId !== undefined) await this.#host.standalone(this.sessionId, out)
+  }
+
+  /** Feeds a client request or notification from HTTP, with the exchange that answers it and the binding its handler sees. */
+  receive (message: JSONRPCMessage, exchange: Exchange | null, binding: RequestBinding | null): void {
+    if (exchange !== null && 'id' in message && 'method' in message) this.#inflight.set(message.id, exchange)
+    const extra: MessageExtraInfo = {}
+    if (binding !== null) {
+      extra.authInfo = {
+        token: '',
+        clientId: binding.caller?.clientId ?? '',
+        scopes: binding.caller?.scopes ?? [],
+        extra: { [BINDING]: binding }
+      }
+    }
+    this.onmessage?.(message, extra)
+  }
+
+  /** A client's answer to a server-to-client request: true when this transport sent that request. */
+  answer (message: JSONRPCMessage & { id: RequestId }): boolean {
+    const local = this.#outbound.get(String(message.id))
+    if (local === undefined) return false
+    this.#outbound.delete(String(message.id))
+    this.onmessage?.({ ...message, id: local })
+    return true
+  }
+
+  /** Sends a request into the server and resolves with its response, without any HTTP exchange (session rebuild). */
+  async internal (message: JSONRPCMessage & { id: RequestId }): Promise<JSONRPCMessage> {
+    const result = new Promise<JSONRPCMessage>((resolve) => { this.#captures.set(message.id, resolve) })
+    this.onmessage?.(message)
+    return await result
+  }
+
+  /** Fails every exchange still waiting here. */
+  failAll (status: number, code: number, text: string): void {
+    const seen = new Set<Exchange>()
+    for (const ex of this.#inflight.values()) {
+      if (seen.has(ex)) continue
+      seen.add(ex)
+      ex.fail(status, code, text)
+    }
+    this.#inflight.clear()
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.onclose?.()
+  }
+}

@@ -1,0 +1,125 @@
+import type { Implementation } from '@modelcontextprotocol/server'
+import type { McpBus } from './bus/types.js'
+import { FST_MCP_OPTIONS } from './errors.js'
+import type { EventStore } from './events/types.js'
+import type { AuthOptions } from './auth/types.js'
+import type { McpRegistry } from './registry/registry.js'
+import type { SessionStore } from './session/types.js'
+
+/** Options of the fastify-mcp plugin. */
+export interface FastifyMcpOptions {
+  /** Path of the MCP endpoint. Default `/mcp`. */
+  path?: string
+  /** `serverInfo` returned by `initialize`. Required. */
+  serverInfo: Implementation
+  /** `instructions` returned by `initialize`. */
+  instructions?: string
+  /** Serve definitions from this registry (to share it with stdio); default a new one, exposed as `app.mcp`. */
+  registry?: McpRegistry
+  /** Stateless mode: no sessions, every POST stands alone, GET/DELETE answer 405. Default false. */
+  stateless?: boolean
+  sessions?: {
+    /** Idle time after which a session expires (never while a stream is open or a call runs). Default 30 min. */
+    idleTimeoutMs?: number
+    /** Most sessions at once; more answer 503 with Retry-After. Default 10,000. */
+    maxSessions?: number
+    /** Most live session servers cached on this instance (rebuilt from the record when evicted). Default 1,000. */
+    maxLiveSessions?: number
+    /** Where session records live. Default in memory. */
+    store?: SessionStore
+  }
+  /** Where SSE events are kept for resumption. Default in memory (1,000 events per stream). */
+  eventStore?: EventStore
+  /** How instances reach each other (Redis pub/sub for several instances). Default in-process. */
+  bus?: McpBus
+  /** Host names (optionally with port) accepted in `Host`. Default: loopback names when the socket is loopback, else any. */
+  allowedHosts?: string[]
+  /** Origins accepted in `Origin` (exact `scheme://host[:port]`). Default: loopback origins when the socket is loopback, else none. */
+  allowedOrigins?: string[]
+  /** Largest accepted body in bytes; larger ones answer 413. Default 4 MiB. */
+  bodyLimit?: number
+  /** Interval of SSE keep-alive comments on GET streams. Default 15,000 ms. */
+  keepAliveMs?: number
+  /** The SSE `retry` hint sent to clients, in ms. Default 1,000. */
+  retryMs?: number
+  /** `all`: tools/list shows every tool with its required scopes in `_meta`; `allowed`: only those the caller may call. Default `all`. */
+  toolsList?: 'all' | 'allowed'
+  /** JWT bearer authentication; omit to serve unauthenticated (loopback only unless `allowUnauthenticated`). */
+  auth?: AuthOptions
+  /** Serve without auth on a non-loopback address. Default false. */
+  allowUnauthenticated?: boolean
+  /** Rate limit on the MCP routes (per verified subject, else per IP), or false. Default false. */
+  rateLimit?: false | { max: number, timeWindow: number | string }
+  /** CORS for browser clients: an explicit origin allowlist, or false. Default false. */
+  cors?: false | { origins: string[] }
+}
+
+export interface ResolvedOptions {
+  path: string
+  serverInfo: Implementation
+  instructions: string | undefined
+  stateless: boolean
+  idleTimeoutMs: number
+  maxSessions: number
+  maxLiveSessions: number
+  allowedHosts: string[] | null
+  allowedOrigins: string[] | null
+  bodyLimit: number
+  keepAliveMs: number
+  retryMs: number
+  toolsList: 'all' | 'allowed'
+  allowUnauthenticated: boolean
+  rateLimit: false | { max: number, timeWindow: number | string }
+  cors: false | { origins: string[] }
+}
+
+function fail (message: string): never {
+  throw new FST_MCP_OPTIONS(message)
+}
+
+function positiveInt (name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  if (!Number.isInteger(value) || value <= 0) fail(`${name} must be a positive integer, got ${String(value)}`)
+  return value
+}
+
+function origins (name: string, list: string[] | undefined): string[] | null {
+  if (list === undefined) return null
+  if (!Array.isArray(list)) fail(`${name} must be an array of strings`)
+  return list.map((o) => {
+    if (typeof o !== 'string' || o === '*') fail(`${name} must list explicit values, got ${JSON.stringify(o)}`)
+    return o.toLowerCase().replace(/\/$/, '')
+  })
+}
+
+/** Validates options and applies defaults; throws FST_MCP_OPTIONS with a clear message. */
+export function resolveOptions (o: FastifyMcpOptions): ResolvedOptions {
+  if (typeof o !== 'object' || o === null) fail('options are required')
+  const path = o.path ?? '/mcp'
+  if (typeof path !== 'string' || !path.startsWith('/')) fail(`path must start with "/", got ${JSON.stringify(path)}`)
+  if (typeof o.serverInfo?.name !== 'string' || typeof o.serverInfo.version !== 'string') fail('serverInfo { name, version } is required')
+  const toolsList = o.toolsList ?? 'all'
+  if (toolsList !== 'all' && toolsList !== 'allowed') fail(`toolsList must be "all" or "allowed", got ${JSON.stringify(toolsList)}`)
+  if (o.rateLimit !== undefined && o.rateLimit !== false) {
+    positiveInt('rateLimit.max', o.rateLimit.max, 1)
+  }
+  if (o.cors !== undefined && o.cors !== false) origins('cors.origins', o.cors.origins)
+  return {
+    path,
+    serverInfo: o.serverInfo,
+    instructions: o.instructions,
+    stateless: o.stateless === true,
+    idleTimeoutMs: positiveInt('sessions.idleTimeoutMs', o.sessions?.idleTimeoutMs, 30 * 60_000),
+    maxSessions: positiveInt('sessions.maxSessions', o.sessions?.maxSessions, 10_000),
+    maxLiveSessions: positiveInt('sessions.maxLiveSessions', o.sessions?.maxLiveSessions, 1_000),
+    allowedHosts: origins('allowedHosts', o.allowedHosts),
+    allowedOrigins: origins('allowedOrigins', o.allowedOrigins),
+    bodyLimit: positiveInt('bodyLimit', o.bodyLimit, 4 * 1024 * 1024),
+    keepAliveMs: positiveInt('keepAliveMs', o.keepAliveMs, 15_000),
+    retryMs: positiveInt('retryMs', o.retryMs, 1_000),
+    toolsList,
+    allowUnauthenticated: o.allowUnauthenticated === true,
+    rateLimit: o.rateLimit ?? false,
+    cors: o.cors === undefined || o.cors === false ? false : { origins: origins('cors.origins', o.cors.origins) ?? [] }
+  }
+}

@@ -1,0 +1,78 @@
+import type { SessionRecord, SessionStore } from './types.js'
+
+/** In-process session store with idle expiry (a sweep plus a check on every read). */
+export class MemorySessionStore implements SessionStore {
+  readonly #records = new Map<string, SessionRecord>()
+  #idleTimeoutMs = 30 * 60_000
+  #onExpired: (id: string) => void = () => {}
+  #timer: NodeJS.Timeout | null = null
+
+  init (options: { idleTimeoutMs: number, onExpired: (id: string) => void }): void {
+    this.#idleTimeoutMs = options.idleTimeoutMs
+    this.#onExpired = options.onExpired
+    const every = Math.max(250, Math.min(Math.floor(options.idleTimeoutMs / 2), 60_000))
+    this.#timer = setInterval(() => { this.#sweep() }, every)
+    this.#timer.unref()
+  }
+
+  #expired (r: SessionRecord, now: number): boolean {
+    return now - r.lastSeenAt > this.#idleTimeoutMs
+  }
+
+  #sweep (): void {
+    const now = Date.now()
+    for (const r of this.#records.values()) {
+      if (this.#expired(r, now)) {
+        this.#records.delete(r.id)
+        this.#onExpired(r.id)
+      }
+    }
+  }
+
+  async create (record: SessionRecord, limit: number): Promise<boolean> {
+    if (this.#records.size >= limit) this.#sweep()
+    if (this.#records.size >= limit) return false
+    this.#records.set(record.id, record)
+    return true
+  }
+
+  async get (id: string): Promise<SessionRecord | null> {
+    const r = this.#records.get(id)
+    if (r === undefined) return null
+    if (this.#expired(r, Date.now())) {
+      this.#records.delete(id)
+      this.#onExpired(id)
+      return null
+    }
+    return r
+  }
+
+  async touch (id: string): Promise<boolean> {
+    const r = this.#records.get(id)
+    if (r === undefined) return false
+    r.lastSeenAt = Date.now()
+    return true
+  }
+
+  async update (id: string, patch: Partial<Pick<SessionRecord, 'logLevel' | 'subscriptions'>>): Promise<void> {
+    const r = this.#records.get(id)
+    if (r !== undefined) Object.assign(r, patch)
+  }
+
+  async delete (id: string): Promise<boolean> {
+    return this.#records.delete(id)
+  }
+
+  async count (): Promise<number> {
+    return this.#records.size
+  }
+
+  async list (limit = 1000): Promise<SessionRecord[]> {
+    return [...this.#records.values()].slice(0, limit)
+  }
+
+  async close (): Promise<void> {
+    if (this.#timer !== null) clearInterval(this.#timer)
+    this.#records.clear()
+  }
+}
