@@ -286,7 +286,7 @@ t.test('options are validated at registration', async (t) => {
   for (const [opts, re] of cases) {
     const app = Fastify()
     app.register(fastifyMcp, opts as never)
-    await t.rejects(app.ready(), re)
+    await t.rejects(async () => { await app.ready() }, re)
     await app.close()
   }
 })
