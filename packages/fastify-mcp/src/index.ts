@@ -133,9 +133,7 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
 
   app.addHook('onReady', async function mcpStart () {
     await hub.start()
-    busyTimer = setInterval(() => {
-      for (const id of hub.busySessions()) void store.touch(id).catch(() => {})
-    }, busyEvery)
+    busyTimer = setInterval(() => { void hub.heartbeat().catch((err: unknown) => { app.log.warn({ err }, 'mcp: heartbeat failed') }) }, busyEvery)
     busyTimer.unref()
   })
   app.addHook('onListen', async function mcpRefuseOpenUnauthenticated () {

@@ -129,7 +129,7 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
     await server.connect(transport)
     const b = binding(request, null, ex)
     for (const m of messages) transport.receive(m as unknown as JSONRPCMessage, 'id' in m && 'method' in m ? ex : null, b)
-    void ex.done.finally(() => { void server.close() })
+    ex.done.finally(() => { server.close().catch(() => {}) }).catch(() => {})
     return reply
   }
 
@@ -172,7 +172,7 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
         const level = (r as { params?: { level?: unknown } }).params?.level
         if (typeof level === 'string') {
           record.logLevel = level as SessionRecord['logLevel']
-          void store.update(record.id, { logLevel: record.logLevel })
+          store.update(record.id, { logLevel: record.logLevel }).catch((err: unknown) => { request.log.warn({ err }, 'mcp: could not store the log level') })
         }
       }
       live.transport.receive(r, ex, b)
@@ -187,14 +187,19 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
     const lastEventId = header(request, 'last-event-id')
     const streamId = lastEventId === undefined ? STANDALONE : parseEventId(lastEventId)?.streamId
     if (streamId === undefined) throw new FST_MCP_BAD_EVENT_ID()
-    if (hub.hasStream(record.id, streamId)) throw new FST_MCP_STREAM_CONFLICT(streamId === STANDALONE ? 'a GET stream is already open for this session' : 'this stream is already being read')
+    const conflict = streamId === STANDALONE ? 'a GET stream is already open for this session' : 'this stream is already being read'
+    if (hub.hasStream(record.id, streamId) || !await hub.claim(record.id, streamId)) throw new FST_MCP_STREAM_CONFLICT(conflict)
     const conn = new SseConnection(reply, {}, options.keepAliveMs)
-    if (!hub.attachStream(record.id, streamId, conn)) throw new FST_MCP_STREAM_CONFLICT('this stream is already being read')
-    conn.onClose(() => { hub.detachStream(record.id, streamId, conn) })
+    if (!hub.attachStream(record.id, streamId, conn)) throw new FST_MCP_STREAM_CONFLICT(conflict)
+    conn.onClose(() => {
+      hub.detachStream(record.id, streamId, conn)
+      void hub.release(record.id, streamId).catch(() => {})
+    })
     if (lastEventId !== undefined) {
       const replay = await hub.events.replayAfter(record.id, lastEventId)
       if (replay === null) {
         hub.detachStream(record.id, streamId, conn)
+        await hub.release(record.id, streamId)
         throw new FST_MCP_BAD_EVENT_ID()
       }
       conn.open(replay.events)

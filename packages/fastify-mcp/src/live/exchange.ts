@@ -45,8 +45,9 @@ export class Exchange {
   has (id: RequestId): boolean { return this.#pending.has(id) }
 
   #serial (fn: () => Promise<void>): Promise<void> {
-    this.#chain = this.#chain.then(fn, fn)
-    return this.#chain
+    const run = this.#chain.then(fn)
+    this.#chain = run.catch(() => {})
+    return run
   }
 
   async #openSse (): Promise<void> {
@@ -104,13 +105,13 @@ export class Exchange {
   /** SSE polling: close the connection (after a `retry` hint) but keep the stream resumable. */
   closeStream (): void {
     if (!this.#priming) return
-    void this.#serial(async () => {
+    this.#serial(async () => {
       if (this.#mode === 'pending') await this.#openSse()
       if (this.#mode !== 'sse' || this.#conn === null) return
       this.#conn.event(null, null, this.#hub.retryMs)
       this.#conn.end()
       this.#mode = 'detached'
-    })
+    }).catch(() => {})
   }
 
   #detach (): void {
@@ -119,7 +120,7 @@ export class Exchange {
 
   /** Ends the exchange with an HTTP error when nothing was sent yet (the session went away). */
   fail (status: number, code: number, message: string): void {
-    void this.#serial(async () => {
+    this.#serial(async () => {
       if (this.#mode === 'pending') {
         this.#mode = 'json'
         this.#reply.code(status).headers({ 'content-type': 'application/json' }).send(JSON.stringify({ jsonrpc: '2.0', error: { code, message } }))
@@ -128,6 +129,6 @@ export class Exchange {
       }
       this.#pending.clear()
       this.#resolveDone()
-    })
+    }).catch(() => {})
   }
 }

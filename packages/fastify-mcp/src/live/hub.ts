@@ -11,6 +11,8 @@ import type { SessionCloseReason, SessionRecord, SessionStore } from '../session
 import { bindingOf, SessionTransport, type TransportHost } from './transport.js'
 
 export const STANDALONE = 'standalone'
+/** How long a stream claim lasts unless refreshed (the busy timer refreshes claims well before). */
+export const CLAIM_TTL_MS = 30_000
 export const SUPPORTED_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26']
 
 /** A session's server object living on this instance: a cache entry, rebuilt from the record when missing. */
@@ -115,6 +117,24 @@ export class Hub implements TransportHost {
     if (this.#streams.get(key) === conn) this.#streams.delete(key)
   }
 
+  /** Claims a GET stream across instances (one reader per stream); false when another instance reads it. */
+  async claim (sessionId: string, streamId: string): Promise<boolean> {
+    return await this.#o.store.claimStream(sessionId, streamId, this.instanceId, CLAIM_TTL_MS)
+  }
+
+  async release (sessionId: string, streamId: string): Promise<void> {
+    await this.#o.store.releaseStream(sessionId, streamId, this.instanceId)
+  }
+
+  /** Keeps the sessions busy here alive and the stream claims held here fresh. */
+  async heartbeat (): Promise<void> {
+    for (const id of this.busySessions()) await this.#o.store.touch(id)
+    for (const key of this.#streams.keys()) {
+      const slash = key.indexOf('/')
+      await this.#o.store.claimStream(key.slice(0, slash), key.slice(slash + 1), this.instanceId, CLAIM_TTL_MS)
+    }
+  }
+
   hasStream (sessionId: string, streamId: string): boolean {
     const c = this.#streams.get(this.#key(sessionId, streamId))
     return c !== undefined && !c.closed
@@ -158,7 +178,7 @@ export class Hub implements TransportHost {
       if (this.#live.size <= this.#o.maxLiveSessions) break
       if (this.busy(id)) continue
       this.#live.delete(id)
-      void live.server.close()
+      live.server.close().catch(() => {})
     }
   }
 
@@ -273,7 +293,7 @@ export class Hub implements TransportHost {
     if (live !== undefined) {
       this.#live.delete(sessionId)
       live.transport.failAll(404, RPC.SESSION_NOT_FOUND, 'Session not found')
-      void live.server.close()
+      live.server.close().catch(() => {})
     }
     for (const [key, conn] of this.#streams) {
       if (key.startsWith(`${sessionId}/`)) {
@@ -285,9 +305,10 @@ export class Hub implements TransportHost {
 
   /** Called when a store expired a session by itself. */
   expired (sessionId: string): void {
-    void this.events.deleteSession(sessionId)
+    const warn = (err: unknown): void => { this.#o.log.warn({ err, sessionId }, 'mcp: cleanup of an expired session failed') }
+    this.events.deleteSession(sessionId).catch(warn)
     this.#drop(sessionId)
-    void this.#o.bus.publish({ kind: 'closed', sessionId })
+    this.#o.bus.publish({ kind: 'closed', sessionId }).catch(warn)
     this.lifecycle.emit('session:closed', { id: sessionId, reason: 'expired' })
   }
 

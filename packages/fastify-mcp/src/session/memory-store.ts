@@ -60,7 +60,24 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async delete (id: string): Promise<boolean> {
+    for (const key of this.#claims.keys()) if (key.startsWith(`${id}/`)) this.#claims.delete(key)
     return this.#records.delete(id)
+  }
+
+  readonly #claims = new Map<string, { holder: string, until: number }>()
+
+  async claimStream (sessionId: string, streamId: string, holder: string, ttlMs: number): Promise<boolean> {
+    const key = `${sessionId}/${streamId}`
+    const now = Date.now()
+    const current = this.#claims.get(key)
+    if (current !== undefined && current.holder !== holder && current.until > now) return false
+    this.#claims.set(key, { holder, until: now + ttlMs })
+    return true
+  }
+
+  async releaseStream (sessionId: string, streamId: string, holder: string): Promise<void> {
+    const key = `${sessionId}/${streamId}`
+    if (this.#claims.get(key)?.holder === holder) this.#claims.delete(key)
   }
 
   async count (): Promise<number> {
@@ -74,5 +91,6 @@ export class MemorySessionStore implements SessionStore {
   async close (): Promise<void> {
     if (this.#timer !== null) clearInterval(this.#timer)
     this.#records.clear()
+    this.#claims.clear()
   }
 }

@@ -40,6 +40,14 @@ export interface SessionStore {
   /** Removes a record; false when it did not exist. */
   delete: (id: string) => Promise<boolean>
   count: () => Promise<number>
+  /**
+   * Claims the reading of one SSE stream of a session for `holder` (so that a session has one standalone
+   * GET stream across all instances); false when someone else holds it. Claims lapse after `ttlMs`
+   * unless claimed again by the same holder.
+   */
+  claimStream: (sessionId: string, streamId: string, holder: string, ttlMs: number) => Promise<boolean>
+  /** Releases a claim made by `holder`. */
+  releaseStream: (sessionId: string, streamId: string, holder: string) => Promise<void>
   /** Up to `limit` records (for administration). */
   list: (limit?: number) => Promise<SessionRecord[]>
   /**
