@@ -16,6 +16,18 @@ t.test('every example in the README is the tested file, verbatim', async (t) => 
   }
 })
 
+t.test('the root README shows the quickstart and the same option table as the plugin README', async (t) => {
+  const root = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8')
+  const quick = readFileSync(new URL('../examples/quickstart.ts', import.meta.url), 'utf8').trim()
+  t.ok(root.includes(quick), 'quickstart verbatim')
+  const table = (text: string): string => {
+    const start = text.indexOf('| option | default | meaning |')
+    return text.slice(start, text.indexOf('\n\n', start))
+  }
+  t.ok(table(readme).length > 500, 'the plugin README has the option table')
+  t.equal(table(root), table(readme), 'the tables are identical')
+})
+
 t.test('the quickstart serves its tool to a real client', async (t) => {
   const app = await quickstart()
   t.teardown(() => app.close())
