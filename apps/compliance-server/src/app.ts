@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto'
+import { access, constants } from 'node:fs/promises'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import fastifyMcp, { type AuthOptions } from '@mcp-fastify/fastify-mcp'
+import { createRedisBackend, type RedisBackend } from '@mcp-fastify/fastify-mcp/redis'
+import type { Config } from './config.js'
+import { registerTools, type Services } from './tools.js'
+
+export const SERVER_INFO = { name: 'compliance-server', title: 'Compliance tools', version: '0.1.0' }
+
+const INSTRUCTIONS = 'Sanctions screening (OFAC SDN, UN consolidated list), jurisdiction risk (FATF, EU), IBAN/BIC/LEI validation, ' +
+  'alert triage and decisions with case notes. Every result carries an audit stamp naming the verified caller. ' +
+  'Screening hits are candidates for review, never a determination; record the analyst decision with record_decision.'
+
+const ReadySchema = z.object({
+  status: z.enum(['ready', 'not ready']),
+  checks: z.object({ sanctionsLists: z.boolean(), auditLog: z.boolean(), redis: z.boolean().nullable() })
+})
+
+export interface BuildOptions {
+  config: Config
+  auth: AuthOptions
+  services: Services
+  logger?: boolean
+}
+
+/** The HTTP service: MCP endpoint, health and readiness probes, Redis when configured. */
+export async function buildApp (o: BuildOptions): Promise<FastifyInstance> {
+  const { config } = o
+  const app = Fastify({
+    logger: o.logger === false
+      ? false
+      : { level: config.LOG_LEVEL, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    genReqId: () => randomUUID(),
+    // SSE streams must not hold shutdown hostage; the plugin ends them in preClose.
+    forceCloseConnections: 'idle'
+  })
+  app.setValidatorCompiler(validatorCompiler)
+  app.setSerializerCompiler(serializerCompiler)
+
+  let redis: RedisBackend | null = null
+  if (config.REDIS_URL !== undefined) redis = createRedisBackend({ url: config.REDIS_URL })
+
+  await app.register(fastifyMcp, {
+    serverInfo: SERVER_INFO,
+    instructions: INSTRUCTIONS,
+    auth: o.auth,
+    sessions: {
+      idleTimeoutMs: config.SESSION_IDLE_TIMEOUT,
+      maxSessions: config.MAX_SESSIONS,
+      ...(redis === null ? {} : { store: redis.store })
+    },
+    ...(redis === null ? {} : { eventStore: redis.eventStore, bus: redis.bus }),
+    ...(config.ALLOWED_HOSTS === undefined ? {} : { allowedHosts: config.ALLOWED_HOSTS }),
+    ...(config.ALLOWED_ORIGINS === undefined ? {} : { allowedOrigins: config.ALLOWED_ORIGINS, cors: { origins: config.ALLOWED_ORIGINS } }),
+    rateLimit: { max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW }
+  })
+  registerTools(app.mcp.registry, o.services)
+
+  if (redis !== null) {
+    const backend = redis
+    app.addHook('onClose', async () => { await backend.close() })
+  }
+
+  const route = app.withTypeProvider<ZodTypeProvider>()
+  route.get('/health', { schema: { response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }))
+  route.get('/ready', { schema: { response: { 200: ReadySchema, 503: ReadySchema } } }, async (_request, reply) => {
+    const sanctionsLists = o.services.screening.recordCount() > 0
+    const auditLog = await access(o.services.auditFile, constants.W_OK).then(() => true, () => false)
+    const redisOk = redis === null ? null : await redis.ping()
+    const ok = sanctionsLists && auditLog && redisOk !== false
+    return await reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks: { sanctionsLists, auditLog, redis: redisOk } })
+  })
+  return app
+}

@@ -1,0 +1,85 @@
+import { fileURLToPath } from 'node:url'
+import { z } from 'zod'
+
+/** The shipped sample data (OFAC SDN sample, UN consolidated list sample, FATF/EU country lists). */
+export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../data/', import.meta.url))
+
+const list = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x !== ''))
+const url = z.string().refine((s) => { try { return ['http:', 'https:'].includes(new URL(s).protocol) } catch { return false } }, 'must be an http(s) URL')
+const positiveInt = z.coerce.number().int().positive()
+
+/** A duration in milliseconds, or with a unit: `90s`, `30m`, `2h`. */
+const duration = z.string().transform((s, ctx) => {
+  const m = /^(\d+)(ms|s|m|h)?$/.exec(s.trim())
+  if (m === null) {
+    ctx.addIssue({ code: 'custom', message: 'must be a duration such as 30000, 90s, 30m or 2h' })
+    return z.NEVER
+  }
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h']
+  return Number(m[1]) * factor
+})
+
+const EnvSchema = z.object({
+  NODE_ENV: z.string().optional(),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  MCP_PUBLIC_URL: url.optional(),
+  AUTH_ISSUER: url.optional(),
+  AUTH_AUDIENCE: z.string().min(1).optional(),
+  AUTH_JWKS_URL: url.optional(),
+  AUTH_PUBLIC_KEY_FILE: z.string().min(1).optional(),
+  AUTH_HS256_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  AUTH_PRIVATE_KEY_FILE: z.string().min(1).optional(),
+  AUTH_AUTHORIZATION_SERVERS: list.pipe(z.array(url).min(1)).optional(),
+  ALLOWED_ORIGINS: list.optional(),
+  ALLOWED_HOSTS: list.optional(),
+  RATE_LIMIT_MAX: positiveInt.default(600),
+  RATE_LIMIT_WINDOW: duration.default(60_000),
+  SESSION_IDLE_TIMEOUT: duration.default(30 * 60_000),
+  MAX_SESSIONS: positiveInt.default(10_000),
+  SANCTIONS_DATA_DIR: z.string().min(1).default(DEFAULT_DATA_DIR),
+  AUDIT_LOG_FILE: z.string().min(1).default('compliance-audit.ndjson'),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TRANSPORT: z.enum(['http', 'stdio']).default('http'),
+  MCP_STDIO_SUBJECT: z.string().min(1).optional(),
+  MCP_STDIO_SCOPES: z.string().optional()
+})
+
+export type Env = z.infer<typeof EnvSchema>
+
+export interface Config extends Env {
+  publicUrl: string
+  /** `configured`: AUTH_* given; `development`: an ephemeral key pair is made at start. */
+  authMode: 'configured' | 'development'
+}
+
+/** A configuration error that names the variable; the CLI prints it as one line and exits 1. */
+export class ConfigError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'ConfigError'
+  }
+}
+
+/** Reads and validates the environment. Throws {@link ConfigError} naming the first bad variable. */
+export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const name = String(issue?.path[0] ?? 'environment')
+    throw new ConfigError(`invalid ${name}: ${issue?.message ?? 'invalid value'}`)
+  }
+  const e = parsed.data
+  const keySources = [e.AUTH_JWKS_URL, e.AUTH_PUBLIC_KEY_FILE, e.AUTH_HS256_SECRET].filter((v) => v !== undefined).length
+  if (keySources > 1) throw new ConfigError('invalid AUTH_JWKS_URL: set only one of AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE, AUTH_HS256_SECRET')
+  const anyAuth = keySources > 0 || e.AUTH_ISSUER !== undefined
+  if (anyAuth && e.AUTH_ISSUER === undefined) throw new ConfigError('invalid AUTH_ISSUER: required when a key source is set')
+  if (anyAuth && keySources === 0) throw new ConfigError('invalid AUTH_JWKS_URL: one of AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE, AUTH_HS256_SECRET is required with AUTH_ISSUER')
+  if (!anyAuth && e.NODE_ENV === 'production' && e.TRANSPORT === 'http') {
+    throw new ConfigError('invalid AUTH_ISSUER: NODE_ENV=production requires authentication (AUTH_ISSUER and one of AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE, AUTH_HS256_SECRET)')
+  }
+  const host = e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST
+  const publicUrl = e.MCP_PUBLIC_URL ?? `http://${host}:${e.PORT}/mcp`
+  return { ...e, publicUrl, authMode: anyAuth ? 'configured' : 'development' }
+}

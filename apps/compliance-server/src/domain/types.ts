@@ -1,0 +1,32 @@
+/** Sanctions list entries, as loaded from the official files. */
+export type EntryType = 'individual' | 'entity' | 'vessel' | 'aircraft'
+export type NameKind = 'primary' | 'aka' | 'fka' | 'nka' | 'weak'
+
+export interface SanctionsEntry {
+  /** `OFAC-SDN` or `UN`. */
+  source: string
+  /** The list's own id: OFAC `ent_num`, UN `REFERENCE_NUMBER`. */
+  id: string
+  name: string
+  type: EntryType
+  programs: string[]
+  /** Countries named by nationality, citizenship or address. */
+  countries: string[]
+  /** `YYYY-MM-DD`, or `YYYY` when only the year is known. */
+  birthDates: string[]
+  aliases: Array<{ name: string, kind: NameKind }>
+  identifiers: Array<{ kind: string, value: string }>
+  remarks?: string
+}
+
+/** A loaded list file, named in every answer so that nobody mistakes old data for today's. */
+export interface DatasetInfo {
+  source: string
+  file: string
+  /** The date the list was generated or the file was last modified (YYYY-MM-DD). */
+  fileDate: string
+  sha256: string
+  records: number
+  /** What the file is, when it is not simply the official list (e.g. a sample). */
+  note?: string
+}

@@ -1,0 +1,80 @@
+import { userInfo } from 'node:os'
+import { McpRegistry, type McpCaller } from '@mcp-fastify/fastify-mcp'
+import { ALL_SCOPES, setupAuth } from './auth.js'
+import { buildApp, SERVER_INFO } from './app.js'
+import type { Config } from './config.js'
+import { createServices } from './services.js'
+import { registerTools } from './tools.js'
+
+/** Starts the service on HTTP (default) or stdio, and shuts it down cleanly on SIGTERM/SIGINT. */
+export async function serve (config: Config): Promise<void> {
+  const services = await createServices(config)
+  if (config.TRANSPORT === 'stdio') {
+    await serveStdio(config, services)
+    return
+  }
+  const { auth, devToken } = await setupAuth(config)
+  const app = await buildApp({ config, auth, services })
+  await app.listen({ host: config.HOST, port: config.PORT })
+  if (devToken !== null) printDevelopmentBanner(config, devToken)
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    app.log.info({ signal }, 'shutting down')
+    const force = setTimeout(() => { process.exit(1) }, 15_000)
+    force.unref()
+    app.close()
+      .then(async () => { await services.audit.close() })
+      .then(() => { process.exit(0) }, (err: unknown) => { app.log.error({ err }, 'shutdown failed'); process.exit(1) })
+  }
+  process.on('SIGTERM', () => { stop('SIGTERM') })
+  process.on('SIGINT', () => { stop('SIGINT') })
+}
+
+function printDevelopmentBanner (config: Config, token: string): void {
+  const url = config.publicUrl
+  const lines = [
+    '',
+    '*** DEVELOPMENT MODE: no AUTH_* configured. An ephemeral key pair signs the token below (every scope, 12 h). ***',
+    '*** Never use this mode in production (NODE_ENV=production refuses to start without auth).                 ***',
+    '',
+    `MCP endpoint: ${url}`,
+    `Token:        ${token}`,
+    '',
+    'MCP Inspector (CLI):',
+    `  npx @modelcontextprotocol/inspector --cli ${url} --transport http --header "Authorization: Bearer ${token}" --method tools/list`,
+    'MCP Inspector (web UI): npx @modelcontextprotocol/inspector, then connect to the URL above with the header',
+    `  Authorization: Bearer ${token}`,
+    ''
+  ]
+  process.stderr.write(`${lines.join('\n')}\n`)
+}
+
+async function serveStdio (config: Config, services: Awaited<ReturnType<typeof createServices>>): Promise<void> {
+  const { StdioServerTransport } = await import('@modelcontextprotocol/server/stdio')
+  const caller: McpCaller = {
+    subject: config.MCP_STDIO_SUBJECT ?? userInfo().username,
+    clientId: 'stdio',
+    issuer: 'local',
+    scopes: config.MCP_STDIO_SCOPES === undefined ? [...ALL_SCOPES] : config.MCP_STDIO_SCOPES.split(/[\s,]+/).filter((x) => x !== ''),
+    tokenId: null,
+    expiresAt: null,
+    claims: {}
+  }
+  const registry = new McpRegistry()
+  registerTools(registry, services)
+  const server = registry.createServer({
+    serverInfo: SERVER_INFO,
+    enforceScopes: true,
+    resolve: () => ({ session: null, caller, request: null, closeStream: () => {} })
+  })
+  const transport = new StdioServerTransport()
+  await server.connect(transport)
+  const stop = (): void => {
+    server.close().then(async () => { await services.audit.close() }).then(() => { process.exit(0) }, () => { process.exit(1) })
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+  process.stdin.on('end', stop)
+}

@@ -1,0 +1,113 @@
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { decodeJwt } from 'jose'
+import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
+
+const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url))
+const BASE_ENV = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' }
+
+function run (args: string[], env: Record<string, string>, untilMs = 10_000, waitFor?: RegExp): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { env: { ...BASE_ENV, ...env } })
+    let stdout = ''
+    let stderr = ''
+    const done = (): void => { clearTimeout(timer); child.kill('SIGTERM') }
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); if (waitFor?.test(stderr) === true) done() })
+    const timer = setTimeout(() => { child.kill('SIGKILL') }, untilMs)
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }) })
+  })
+}
+
+t.test('each invalid variable stops the process with exit 1 and one line naming it', async (t) => {
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ PORT: 'abc' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ MCP_PUBLIC_URL: 'not a url' }, 'MCP_PUBLIC_URL'],
+    [{ AUTH_ISSUER: 'ftp://x' }, 'AUTH_ISSUER'],
+    [{ AUTH_HS256_SECRET: 'short', AUTH_ISSUER: 'https://i.test' }, 'AUTH_HS256_SECRET'],
+    [{ AUTH_JWKS_URL: 'https://i.test/jwks', AUTH_HS256_SECRET: 'x'.repeat(40), AUTH_ISSUER: 'https://i.test' }, 'AUTH_JWKS_URL'],
+    [{ AUTH_HS256_SECRET: 'x'.repeat(40) }, 'AUTH_ISSUER'],
+    [{ RATE_LIMIT_MAX: '0' }, 'RATE_LIMIT_MAX'],
+    [{ SESSION_IDLE_TIMEOUT: 'soon' }, 'SESSION_IDLE_TIMEOUT'],
+    [{ REDIS_URL: 'http://x' }, 'REDIS_URL'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ TRANSPORT: 'pigeon' }, 'TRANSPORT'],
+    [{ NODE_ENV: 'production' }, 'AUTH_ISSUER']
+  ]
+  for (const [env, name] of cases) {
+    const r = await run(['serve'], env)
+    t.equal(r.code, 1, `${name} → exit 1`)
+    const lines = r.stderr.trim().split('\n')
+    t.equal(lines.length, 1, `${name}: one line`)
+    t.match(lines[0], new RegExp(`invalid ${name}`), `${name} named`)
+  }
+  const prod = await run(['serve'], { NODE_ENV: 'production' })
+  t.match(prod.stderr, /requires authentication/)
+})
+
+t.test('development mode prints a token with every scope and the Inspector command', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'cli-'))
+  const r = await run(['serve'], { PORT: '0', AUDIT_LOG_FILE: join(dir, 'a.ndjson'), LOG_LEVEL: 'silent' }, 15_000, /--method tools\/list/)
+  t.match(r.stderr, /DEVELOPMENT MODE/)
+  const token = /Token: +(\S+)/.exec(r.stderr)?.[1] as string
+  const claims = decodeJwt(token)
+  t.equal(claims.sub, 'developer')
+  t.equal((claims.scope as string).split(' ').length, 8)
+  t.match(r.stderr, /inspector --cli http:\/\/127\.0\.0\.1:0\/mcp --transport http --header "Authorization: Bearer /)
+})
+
+t.test('mint-token prints only a token signed with the configured secret; verify-audit checks a chain', async (t) => {
+  const env = { AUTH_ISSUER: 'https://issuer.test', AUTH_HS256_SECRET: 's'.repeat(40), MCP_PUBLIC_URL: 'https://mcp.test/mcp' }
+  const r = await run(['mint-token', '--sub', 'alice', '--scopes', 'sanctions:screen risk:read', '--ttl', '10m', '--client-id', 'cli'], env)
+  t.equal(r.code, 0)
+  t.match(r.stdout, /^[\w-]+\.[\w-]+\.[\w-]+\n$/)
+  const claims = decodeJwt(r.stdout.trim())
+  t.match(claims, { sub: 'alice', scope: 'sanctions:screen risk:read', client_id: 'cli', iss: 'https://issuer.test', aud: 'https://mcp.test/mcp' })
+  const missing = await run(['mint-token', '--sub', 'alice'], env)
+  t.equal(missing.code, 1)
+  t.match(missing.stderr, /--scopes/)
+
+  const dir = await mkdtemp(join(tmpdir(), 'cli-'))
+  const file = join(dir, 'audit.ndjson')
+  const { AuditLog } = await import('../src/domain/audit.js')
+  const log = await AuditLog.open(file)
+  for (let i = 0; i < 5; i++) await log.append({ i })
+  await log.close()
+  const good = await run(['verify-audit', file], {})
+  t.equal(good.code, 0)
+  t.match(good.stdout, /ok: 5 lines/)
+  const lines = (await readFile(file, 'utf8')).split('\n')
+  lines.splice(2, 1)
+  await writeFile(file, lines.join('\n'))
+  const bad = await run(['verify-audit', file], {})
+  t.equal(bad.code, 2)
+  t.match(bad.stdout, /broken at line 3/)
+})
+
+t.test('stdio: the same tools, the caller from the environment, the same audit log', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'cli-'))
+  const auditFile = join(dir, 'stdio.ndjson')
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [MAIN],
+    env: { ...BASE_ENV, TRANSPORT: 'stdio', MCP_STDIO_SUBJECT: 'desk-user', MCP_STDIO_SCOPES: 'sanctions:screen risk:read', AUDIT_LOG_FILE: auditFile, LOG_LEVEL: 'silent' },
+    stderr: 'pipe'
+  })
+  const client = new Client({ name: 'stdio-test', version: '1' })
+  await client.connect(transport)
+  t.equal((await client.listTools()).tools.length, 9)
+  const r = await client.callTool({ name: 'screen_sanctions', arguments: { name: 'Kim Jong Un' } })
+  t.match(r.structuredContent, { hits: [{ id: '20157' }], audit: { caller: { subject: 'desk-user', scopes: ['sanctions:screen', 'risk:read'] } } })
+  const denied = await client.callTool({ name: 'get_case', arguments: { caseId: 'x' } }).catch((err: Error) => err)
+  t.match(String(denied instanceof Error ? denied.message : JSON.stringify(denied)), /[Ii]nsufficient scope/)
+  await client.close()
+  const log = (await readFile(auditFile, 'utf8')).trim().split('\n')
+  t.equal(log.length, 1)
+  t.match(JSON.parse(log[0] as string), { record: { tool: 'screen_sanctions', caller: { subject: 'desk-user' } } })
+})

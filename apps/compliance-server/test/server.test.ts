@@ -1,0 +1,139 @@
+import t from 'tap'
+import { mkdtemp, readFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { SignJWT } from 'jose'
+import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import { buildApp } from '../src/app.js'
+import { ALL_SCOPES, setupAuth } from '../src/auth.js'
+import { loadConfig } from '../src/config.js'
+import { verifyAuditFile } from '../src/domain/audit.js'
+import { createServices } from '../src/services.js'
+
+const SECRET = 'test-secret-that-is-long-enough-0123456789'
+
+async function start (t: { teardown: (fn: () => unknown) => void }): Promise<{ url: string, token: (sub: string, scopes: string[]) => Promise<string>, auditFile: string, services: Awaited<ReturnType<typeof createServices>> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'cs-'))
+  const auditFile = join(dir, 'audit.ndjson')
+  const config = loadConfig({ AUTH_ISSUER: 'https://issuer.test', AUTH_HS256_SECRET: SECRET, PORT: '0', AUDIT_LOG_FILE: auditFile, LOG_LEVEL: 'silent', MCP_PUBLIC_URL: 'http://127.0.0.1/mcp' })
+  const services = await createServices(config)
+  const { auth } = await setupAuth(config)
+  const app = await buildApp({ config, auth, services, logger: false })
+  t.teardown(async () => { await app.close(); await services.audit.close().catch(() => {}) })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/mcp`
+  const token = async (sub: string, scopes: string[]): Promise<string> => await new SignJWT({ scope: scopes.join(' '), client_id: 'tests' })
+    .setProtectedHeader({ alg: 'HS256' }).setIssuer('https://issuer.test').setAudience('http://127.0.0.1/mcp').setSubject(sub).setIssuedAt().setExpirationTime('5m')
+    .sign(new TextEncoder().encode(SECRET))
+  return { url, token, auditFile, services }
+}
+
+async function connect (url: string, token: string): Promise<Client> {
+  const client = new Client({ name: 'tests', version: '1' })
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }))
+  return client
+}
+
+t.test('every tool answers with structured content stamped with the verified caller, and the audit log has the same record', async (t) => {
+  const { url, token, auditFile } = await start(t)
+  const client = await connect(url, await token('analyst-1', [...ALL_SCOPES]))
+  const tools = (await client.listTools()).tools
+  t.same(tools.map((x) => x.name).sort(), ['add_case_note', 'country_risk', 'get_case', 'get_sanctions_entry', 'list_sources', 'record_decision', 'screen_sanctions', 'triage_alert', 'validate_identifier'])
+  t.ok(tools.every((x) => x.outputSchema !== undefined && x.description !== undefined && (x._meta?.requiredScopes as string[]).length === 1))
+
+  const screen = await client.callTool({ name: 'screen_sanctions', arguments: { name: 'Banco Nacional de Cuba' } })
+  const s = screen.structuredContent as { hits: Array<{ id: string }>, audit: { caller: { subject: string, clientId: string, scopes: string[] }, tool: string, inputSha256: string }, datasets: unknown[], algorithm: { threshold: number } }
+  t.equal(s.hits[0]?.id, '306')
+  t.equal(s.audit.caller.subject, 'analyst-1')
+  t.equal(s.audit.caller.clientId, 'tests')
+  t.equal(s.audit.tool, 'screen_sanctions')
+  t.match(s.audit.inputSha256, /^[0-9a-f]{64}$/)
+  t.equal(s.datasets.length, 2)
+  t.match((screen.content as Array<{ text: string }>)[0]?.text, /"subject": "analyst-1"/, 'the text rendering carries the stamp too')
+
+  const risk = await client.callTool({ name: 'country_risk', arguments: { country: 'Burma' } })
+  t.match(risk.structuredContent, { country: { alpha2: 'MM' }, riskLevel: 'high', asOf: { fatf: '2026-06-19' } })
+  const badCountry = await client.callTool({ name: 'country_risk', arguments: { country: 'Atlantis' } })
+  t.equal(badCountry.isError, true)
+  t.match((badCountry.content as Array<{ text: string }>)[0]?.text, /unknown country/)
+  const iban = await client.callTool({ name: 'validate_identifier', arguments: { kind: 'iban', value: 'GB82WEST12345698765432' } })
+  t.match(iban.structuredContent, { valid: true })
+  const entry = await client.callTool({ name: 'get_sanctions_entry', arguments: { source: 'UN', id: 'KPe.001' } })
+  t.match(entry.structuredContent, { entry: { source: 'UN', id: 'KPe.001', type: 'entity' } })
+  const triage = await client.callTool({ name: 'triage_alert', arguments: { hit: { source: 'OFAC-SDN', id: '35096', matchedName: 'PUTIN, Vladimir', score: 1 }, subject: { name: 'Vladimir Putin', birthDate: '1990-02-02', type: 'individual' } } })
+  t.match(triage.structuredContent, { suggestion: 'probable_false_positive', final: false })
+  const decision = await client.callTool({ name: 'record_decision', arguments: { alertId: 'A-1', decision: 'false_positive', note: 'different date of birth' } })
+  t.match(decision.structuredContent, { decision: { decidedBy: 'analyst-1', decision: 'false_positive' } })
+  await client.callTool({ name: 'add_case_note', arguments: { caseId: 'A-1', note: 'checked passport' } })
+  const kase = await client.callTool({ name: 'get_case', arguments: { caseId: 'A-1' } })
+  t.match(kase.structuredContent, { case: { decisions: [{ decidedBy: 'analyst-1' }], notes: [{ author: 'analyst-1', note: 'checked passport' }] } })
+  const sources = await client.callTool({ name: 'list_sources', arguments: {} })
+  t.match(sources.structuredContent, { algorithm: { defaultThreshold: 0.85 } })
+  const invalid = await client.callTool({ name: 'screen_sanctions', arguments: { name: '' } })
+  t.equal(invalid.isError, true, 'bad input is a clear tool error')
+
+  const log = (await readFile(auditFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { record: { tool: string, outcome: string, caller: { subject: string } } })
+  t.equal(log.length, 10, 'one line per validated call, errors included')
+  t.ok(log.every((l) => l.record.caller.subject === 'analyst-1'))
+  t.same(log.filter((l) => l.record.outcome === 'error').map((l) => l.record.tool), ['country_risk'])
+  t.notMatch(await readFile(auditFile, 'utf8'), /eyJ/, 'no token in the audit log')
+  t.same(await verifyAuditFile(auditFile), { ok: true, lines: 10 })
+  await client.close()
+})
+
+t.test('each tool refuses a token without its scope: 403 before the handler runs', async (t) => {
+  const { url, token, auditFile } = await start(t)
+  const weak = await token('analyst-2', ['nothing'])
+  const init = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${weak}`, accept: 'application/json, text/event-stream', 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }) })
+  const sid = init.headers.get('mcp-session-id') as string
+  const scopes: Record<string, string> = { screen_sanctions: 'sanctions:screen', get_sanctions_entry: 'sanctions:read', list_sources: 'sanctions:read', country_risk: 'risk:read', validate_identifier: 'identifiers:validate', triage_alert: 'alerts:triage', record_decision: 'alerts:decide', add_case_note: 'cases:write', get_case: 'cases:read' }
+  for (const [tool, scope] of Object.entries(scopes)) {
+    const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${weak}`, accept: 'application/json, text/event-stream', 'content-type': 'application/json', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: tool, arguments: {} } }) })
+    t.equal(res.status, 403, tool)
+    t.match(res.headers.get('www-authenticate'), new RegExp(`error="insufficient_scope".*scope="${scope}"`), tool)
+    t.match(await res.json(), { id: 2, error: { message: new RegExp(tool) } })
+  }
+  const written = await readFile(auditFile, 'utf8').catch(() => '')
+  t.equal(written, '', 'no handler ran, nothing was audited')
+})
+
+t.test('the caller comes from the current token: a refreshed token with other scopes is seen at once', async (t) => {
+  const { url, token } = await start(t)
+  const first = await token('analyst-3', ['sanctions:read'])
+  const init = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${first}`, accept: 'application/json, text/event-stream', 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }) })
+  const sid = init.headers.get('mcp-session-id') as string
+  const call = async (tk: string): Promise<{ scopes: string[] }> => {
+    const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${tk}`, accept: 'application/json, text/event-stream', 'content-type': 'application/json', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'list_sources', arguments: {} } }) })
+    return ((await res.json()) as { result: { structuredContent: { audit: { caller: { scopes: string[] } } } } }).result.structuredContent.audit.caller
+  }
+  t.same((await call(first)).scopes, ['sanctions:read'])
+  const second = await token('analyst-3', ['sanctions:read', 'cases:read'])
+  t.same((await call(second)).scopes, ['sanctions:read', 'cases:read'])
+  const other = await token('someone-else', ['sanctions:read'])
+  const stolen = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${other}`, accept: 'application/json, text/event-stream', 'content-type': 'application/json', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body: JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'ping' }) })
+  t.equal(stolen.status, 404, 'another principal cannot use the session')
+})
+
+t.test('a call whose audit line cannot be written fails instead of answering', async (t) => {
+  const { url, token, services } = await start(t)
+  const client = await connect(url, await token('analyst-4', [...ALL_SCOPES]))
+  const ok = await client.callTool({ name: 'list_sources', arguments: {} })
+  t.notOk(ok.isError)
+  await services.audit.close() // the file handle is gone: every later append fails, like a failed disk
+  const failed = await client.callTool({ name: 'screen_sanctions', arguments: { name: 'Vladimir Putin' } })
+  t.equal(failed.isError, true)
+  t.notOk(failed.structuredContent, 'no result is returned')
+  t.match((failed.content as Array<{ text: string }>)[0]?.text, /audit log could not be written/)
+  await client.close()
+})
+
+t.test('health and readiness', async (t) => {
+  const { url } = await start(t)
+  const base = url.replace(/\/mcp$/, '')
+  t.same(await (await fetch(`${base}/health`)).json(), { status: 'ok' })
+  t.same(await (await fetch(`${base}/ready`)).json(), { status: 'ready', checks: { sanctionsLists: true, auditLog: true, redis: null } })
+  const prm = await (await fetch(`${base}/.well-known/oauth-protected-resource/mcp`)).json() as { scopes_supported: string[], resource: string }
+  t.same(prm.scopes_supported, [...ALL_SCOPES].sort())
+  t.equal(prm.resource, 'http://127.0.0.1/mcp')
+})
