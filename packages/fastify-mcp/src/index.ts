@@ -64,6 +64,10 @@ function rpcCodeOf (err: FastifyError): number {
   }
 }
 
+function isLoopbackHost (host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.')
+}
+
 function parseJson (_request: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void): void {
   if (body.length === 0) {
     done(new FST_MCP_PARSE_ERROR('empty body'))
@@ -136,16 +140,19 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
     busyTimer = setInterval(() => { void hub.heartbeat().catch((err: unknown) => { app.log.warn({ err }, 'mcp: heartbeat failed') }) }, busyEvery)
     busyTimer.unref()
   })
-  app.addHook('onListen', async function mcpRefuseOpenUnauthenticated () {
-    if (auth !== null || options.allowUnauthenticated) return
-    for (const a of app.addresses()) {
-      if (typeof a === 'string') continue
-      const loopback = a.address === '::1' || a.address.startsWith('127.') || a.address.startsWith('::ffff:127.')
-      if (!loopback) {
-        throw new Error(`fastify-mcp: refusing to serve ${options.path} without authentication on the non-loopback address ${a.address}; configure "auth", or set "allowUnauthenticated: true" if another layer authenticates`)
+  if (auth === null && !options.allowUnauthenticated) {
+    // Refuse to start, not just to serve: listen() rejects before any socket is opened.
+    const listen = app.listen.bind(app) as (...args: unknown[]) => Promise<string>
+    const guarded = async (...args: unknown[]): Promise<string> => {
+      const first = args[0]
+      const host = typeof first === 'object' && first !== null ? (first as { host?: string }).host : undefined
+      if (host !== undefined && !isLoopbackHost(host)) {
+        throw new Error(`fastify-mcp: refusing to serve ${options.path} without authentication on the non-loopback address ${host}; configure "auth", or set "allowUnauthenticated: true" if another layer authenticates`)
       }
+      return await listen(...args)
     }
-  })
+    app.listen = guarded as typeof app.listen
+  }
   app.addHook('preClose', async function mcpStopStreams () {
     if (busyTimer !== null) clearInterval(busyTimer)
     await hub.stop()

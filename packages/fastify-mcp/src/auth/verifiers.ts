@@ -138,6 +138,10 @@ export function jwtVerifier (o: AuthOptions, warn: (msg: string) => void): Token
       let payload: JWTPayload
       try {
         decodeProtectedHeader(token)
+      } catch (err) {
+        throw new TokenError('the token is malformed', { cause: err })
+      }
+      try {
         const result = typeof key === 'function'
           ? await jwtVerify(token, key, { issuer, algorithms, clockTolerance })
           : await jwtVerify(token, key, { issuer, algorithms, clockTolerance })
