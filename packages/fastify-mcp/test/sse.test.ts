@@ -219,3 +219,26 @@ t.test('bodies are valid UTF-8 both ways', async (t) => {
   const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
   t.match(text, /Zürich — 東京 — 🚀/)
 })
+
+t.test('regression: a server-to-client request rides the stream of the call that made it, not the GET stream', async (t) => {
+  const app = await buildApp()
+  app.mcp.tool({
+    name: 'ask',
+    description: 'Elicits',
+    handler: async (_args, ctx) => {
+      const r = await ctx.elicit({ message: 'name?', requestedSchema: { type: 'object', properties: { name: { type: 'string' } } } })
+      return { content: [{ type: 'text', text: `hello ${String(r.content?.name)}` }] }
+    }
+  })
+  t.teardown(() => app.close())
+  const base = await listen(app)
+  const { post } = await openSession(base, PV, { elicitation: {} })
+  const res = await post(call(3, 'ask'))
+  t.match(res.headers.get('content-type'), /text\/event-stream/)
+  const reader = readSse(res, (ev) => messages(ev).some((m) => m.method === 'elicitation/create'))
+  const { events } = await reader
+  const request = messages(events).find((m) => m.method === 'elicitation/create') as { id: string }
+  t.ok(request, 'elicitation/create arrived on the POST stream')
+  const answered = await post({ jsonrpc: '2.0', id: request.id, result: { action: 'accept', content: { name: 'Lin' } } })
+  t.equal(answered.status, 202)
+})

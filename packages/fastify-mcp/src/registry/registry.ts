@@ -264,8 +264,9 @@ export class McpRegistry extends EventEmitter {
         await req.notify({ method: 'notifications/progress', params })
       },
       log: async (level, data, logger) => { await req.log(level, data, logger) },
-      elicit: async (params, options) => await req.elicitInput(params, options),
-      sample: async (params, options) => await req.requestSampling(params, options) as never,
+      // Server-to-client requests ride the stream of the request that caused them (not the GET stream).
+      elicit: async (params, options) => await req.elicitInput(params, { ...options, relatedRequestId: req.id }),
+      sample: async (params, options) => await req.requestSampling(params, { ...options, relatedRequestId: req.id }) as never,
       notify: async (method, params) => { await req.notify(params === undefined ? { method } : { method, params }) },
       closeStream: binding.closeStream
     }
