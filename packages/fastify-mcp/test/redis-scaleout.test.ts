@@ -1,5 +1,4 @@
 import t from 'tap'
-import { z } from 'zod'
 import { ACC, PV, initBody, messages, openSession, readSse } from './helpers/http.js'
 import { PrivateRedis, freePort, instance, prefix, redisSkip, type Instance } from './helpers/redis.js'
 
