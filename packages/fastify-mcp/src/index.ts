@@ -153,8 +153,9 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
     }
     app.listen = guarded as typeof app.listen
   }
-  app.addHook('preClose', async function mcpStopStreams () {
+  app.addHook('preClose', async function mcpDrain () {
     if (busyTimer !== null) clearInterval(busyTimer)
+    await hub.drain(options.shutdownGraceMs)
     await hub.stop()
   })
   app.addHook('onClose', async function mcpClose () {

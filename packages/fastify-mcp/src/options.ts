@@ -42,6 +42,8 @@ export interface FastifyMcpOptions {
   keepAliveMs?: number
   /** The SSE `retry` hint sent to clients, in ms. Default 1,000. */
   retryMs?: number
+  /** On close, how long running calls may take to answer before they are failed with 503. Default 10,000 ms. */
+  shutdownGraceMs?: number
   /** `all`: tools/list shows every tool with its required scopes in `_meta`; `allowed`: only those the caller may call. Default `all`. */
   toolsList?: 'all' | 'allowed'
   /** JWT bearer authentication; omit to serve unauthenticated (loopback only unless `allowUnauthenticated`). */
@@ -67,6 +69,7 @@ export interface ResolvedOptions {
   bodyLimit: number
   keepAliveMs: number
   retryMs: number
+  shutdownGraceMs: number
   toolsList: 'all' | 'allowed'
   allowUnauthenticated: boolean
   rateLimit: false | { max: number, timeWindow: number | string }
@@ -117,6 +120,7 @@ export function resolveOptions (o: FastifyMcpOptions): ResolvedOptions {
     bodyLimit: positiveInt('bodyLimit', o.bodyLimit, 4 * 1024 * 1024),
     keepAliveMs: positiveInt('keepAliveMs', o.keepAliveMs, 15_000),
     retryMs: positiveInt('retryMs', o.retryMs, 1_000),
+    shutdownGraceMs: o.shutdownGraceMs === 0 ? 0 : positiveInt('shutdownGraceMs', o.shutdownGraceMs, 10_000),
     toolsList,
     allowUnauthenticated: o.allowUnauthenticated === true,
     rateLimit: o.rateLimit ?? false,

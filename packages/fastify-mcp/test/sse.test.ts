@@ -242,3 +242,29 @@ t.test('regression: a server-to-client request rides the stream of the call that
   const answered = await post({ jsonrpc: '2.0', id: request.id, result: { action: 'accept', content: { name: 'Lin' } } })
   t.equal(answered.status, 202)
 })
+
+t.test('graceful close: running calls still answer, bounded by shutdownGraceMs', async (t) => {
+  const app = await buildApp({ shutdownGraceMs: 5000 })
+  const base = await listen(app)
+  const { post } = await openSession(base)
+  const pending = post(call(1, 'slow', { ms: 400 }))
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const closing = app.close()
+  const res = await pending
+  const body = await res.text()
+  await closing
+  t.equal(res.status, 200)
+  t.match(body, /slow done/, 'the call finished during shutdown')
+  t.equal(app.calls.slow, 1)
+
+  const quick = await buildApp({ shutdownGraceMs: 0 })
+  const base2 = await listen(quick)
+  const s2 = await openSession(base2)
+  const cut = s2.post(call(2, 'slow', { ms: 3000 }))
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  await quick.close()
+  const r2 = await cut
+  const rest = await r2.text()
+  t.notMatch(rest, /slow done/, 'past the grace period the call does not answer')
+  t.equal(quick.calls.slow, 0)
+})

@@ -102,6 +102,26 @@ export class Exchange {
     })
   }
 
+  /** A request of this exchange was cancelled: it gets no response; end the exchange if it was the last. */
+  abandon (id: RequestId): void {
+    this.#serial(async () => {
+      if (!this.#pending.delete(id) || this.#pending.size > 0) return
+      if (this.#mode === 'pending') {
+        if (this.#responses.length > 0) {
+          this.#mode = 'json'
+          const body = this.#batch ? this.#responses : this.#responses[0]
+          this.#reply.code(200).headers({ ...this.#headers, 'content-type': 'application/json' }).send(JSON.stringify(body))
+        } else {
+          await this.#openSse()
+          this.#conn?.end()
+        }
+      } else {
+        this.#conn?.end()
+      }
+      this.#resolveDone()
+    }).catch(() => {})
+  }
+
   /** SSE polling: close the connection (after a `retry` hint) but keep the stream resumable. */
   closeStream (): void {
     if (!this.#priming) return

@@ -369,6 +369,17 @@ export class Hub implements TransportHost {
     }
   }
 
+  /**
+   * Shutdown, first step: ends the GET streams and waits (at most `graceMs`) for the calls running
+   * here to answer. Fastify already answers new requests with 503 while closing.
+   */
+  async drain (graceMs: number): Promise<void> {
+    for (const [key, conn] of this.#streams) if (key.endsWith(`/${STANDALONE}`)) conn.end()
+    const deadline = Date.now() + graceMs
+    const running = (): boolean => [...this.#live.values()].some((l) => l.transport.inflight > 0)
+    while (running() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+
   async stop (): Promise<void> {
     await this.#unsubscribe?.()
     for (const conn of this.#streams.values()) conn.end()

@@ -87,6 +87,13 @@ export class SessionTransport implements Transport {
   /** Feeds a client request or notification from HTTP, with the exchange that answers it and the binding its handler sees. */
   receive (message: JSONRPCMessage, exchange: Exchange | null, binding: RequestBinding | null): void {
     if (exchange !== null && 'id' in message && 'method' in message) this.#inflight.set(message.id, exchange)
+    const cancelled = (message as { method?: string, params?: { requestId?: RequestId } })
+    if (cancelled.method === 'notifications/cancelled' && cancelled.params?.requestId !== undefined) {
+      // No response will come for a cancelled request: close its part of the exchange now.
+      const ex = this.#inflight.get(cancelled.params.requestId)
+      this.#inflight.delete(cancelled.params.requestId)
+      ex?.abandon(cancelled.params.requestId)
+    }
     const extra: MessageExtraInfo = {}
     if (binding !== null) {
       extra.authInfo = {
