@@ -95,6 +95,7 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
     serverInfo: options.serverInfo,
     instructions: options.instructions,
     maxLiveSessions: options.maxLiveSessions,
+    verifyMs: Math.min(1000, Math.floor(options.idleTimeoutMs / 4)),
     retryMs: options.retryMs,
     keepAliveMs: options.keepAliveMs,
     toolsList: options.toolsList,

@@ -51,14 +51,15 @@ export function hostOriginGuard (allowedHosts: string[] | null, allowedOrigins: 
   }
 }
 
+function accepts (accept: string, type: string): boolean {
+  if (accept.includes(type) || accept.includes('*/*')) return true
+  return accept.includes(`${type.slice(0, type.indexOf('/'))}/*`)
+}
+
 /** Throws 406 unless `Accept` lists every one of `types` (or a wildcard covering it). */
 export function requireAccept (request: FastifyRequest, types: string[]): void {
   const accept = (request.headers.accept ?? '').toLowerCase()
-  const ranges = accept.split(',').map((r) => (r.split(';')[0] ?? '').trim())
-  for (const type of types) {
-    const major = type.split('/')[0] as string
-    if (!ranges.some((r) => r === type || r === '*/*' || r === `${major}/*`)) throw new FST_MCP_NOT_ACCEPTABLE(types.join(' and '))
-  }
+  for (const type of types) if (!accepts(accept, type)) throw new FST_MCP_NOT_ACCEPTABLE(types.join(' and '))
 }
 
 /** Throws 400 when `MCP-Protocol-Version` is present and not a supported version. */

@@ -75,10 +75,13 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
   async function lookup (request: FastifyRequest): Promise<SessionRecord> {
     const sid = header(request, 'mcp-session-id')
     if (sid === undefined || sid === '') throw new FST_MCP_SESSION_REQUIRED()
-    const record = sid.length > 256 ? null : await store.get(sid)
+    let record = sid.length > 256 ? null : hub.recent(sid)
+    if (record === null && sid.length <= 256) {
+      record = await store.get(sid, true)
+      if (record !== null) hub.confirmed(record)
+    }
     if (record === null || !samePrincipal(record.principal, principalOf(request.mcpAuth))) throw new FST_MCP_SESSION_NOT_FOUND()
     checkProtocolVersion(request)
-    await store.touch(sid)
     request.mcpSession = record
     return record
   }

@@ -21,6 +21,8 @@ export interface LiveSession {
   info: McpSessionInfo
   server: Server
   transport: SessionTransport
+  /** When the record was last confirmed (and touched) in the store. */
+  verifiedAt: number
 }
 
 export interface HubOptions {
@@ -31,6 +33,8 @@ export interface HubOptions {
   serverInfo: Implementation
   instructions: string | undefined
   maxLiveSessions: number
+  /** How long a live session's record is trusted without asking the store again. */
+  verifyMs: number
   retryMs: number
   keepAliveMs: number
   toolsList: 'all' | 'allowed'
@@ -198,6 +202,24 @@ export class Hub implements TransportHost {
     })
   }
 
+  /**
+   * The record of a session live here, if it was confirmed in the store less than `verifyMs` ago:
+   * hot sessions cost no store round trip. Deletion elsewhere reaches this cache over the bus.
+   */
+  recent (sessionId: string): SessionRecord | null {
+    const live = this.#live.get(sessionId)
+    return live !== undefined && Date.now() - live.verifiedAt < this.#o.verifyMs ? live.record : null
+  }
+
+  /** Notes that the store just confirmed (and touched) a session; refreshes what other instances may have changed. */
+  confirmed (record: SessionRecord): void {
+    const live = this.#live.get(record.id)
+    if (live === undefined) return
+    live.verifiedAt = Date.now()
+    live.record.subscriptions = record.subscriptions
+    live.record.logLevel = record.logLevel
+  }
+
   /** The live session for a record, from the cache or rebuilt from the record. */
   async live (record: SessionRecord): Promise<LiveSession> {
     const cached = this.#live.get(record.id)
@@ -228,7 +250,7 @@ export class Hub implements TransportHost {
     if (record.logLevel !== null) {
       await transport.internal({ jsonrpc: '2.0', id: `rebuild-level-${record.id}`, method: 'logging/setLevel', params: { level: record.logLevel } })
     }
-    const live: LiveSession = { record, info: infoOf(record), server, transport }
+    const live: LiveSession = { record, info: infoOf(record), server, transport, verifiedAt: Date.now() }
     this.#live.set(record.id, live)
     this.#evict()
     return live
@@ -262,7 +284,7 @@ export class Hub implements TransportHost {
       return { live: null, response }
     }
     record.protocolVersion = (response.result as InitializeResult).protocolVersion
-    return { live: { record, info: infoOf(record), server, transport }, response }
+    return { live: { record, info: infoOf(record), server, transport, verifiedAt: now }, response }
   }
 
   /** Saves a session created by {@link initialize}; false when the session limit is reached. */

@@ -17,6 +17,7 @@ async function guarded<T> (what: string, fn: () => Promise<T>): Promise<T> {
 type Commands = Redis & {
   mcpCreate: (zset: string, key: string, now: number, ttl: number, limit: number, record: string, id: string) => Promise<number>
   mcpTouch: (zset: string, key: string, now: number, ttl: number, id: string) => Promise<number>
+  mcpGetTouch: (zset: string, key: string, now: number, ttl: number, id: string) => Promise<string | null>
   mcpClaim: (key: string, holder: string, ttl: number) => Promise<number>
   mcpRelease: (key: string, holder: string) => Promise<number>
 }
@@ -36,6 +37,14 @@ return 1`
     lua: `if redis.call('PEXPIRE', KEYS[2], ARGV[2]) == 0 then return 0 end
 redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), ARGV[3])
 return 1`
+  })
+  redis.defineCommand('mcpGetTouch', {
+    numberOfKeys: 2,
+    lua: `local v = redis.call('GET', KEYS[2])
+if not v then return false end
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), ARGV[3])
+return v`
   })
   redis.defineCommand('mcpClaim', {
     numberOfKeys: 1,
@@ -106,8 +115,10 @@ export class RedisSessionStore implements SessionStore {
       await this.#r.mcpCreate(this.#index, this.#key(record.id), Date.now(), this.#idle, limit, JSON.stringify(record), record.id) === 1)
   }
 
-  async get (id: string): Promise<SessionRecord | null> {
-    const raw = await guarded('the session store', async () => await this.#r.get(this.#key(id)))
+  async get (id: string, touch = false): Promise<SessionRecord | null> {
+    const raw = await guarded('the session store', async () => touch
+      ? await this.#r.mcpGetTouch(this.#index, this.#key(id), Date.now(), this.#idle, id)
+      : await this.#r.get(this.#key(id)))
     return raw === null ? null : JSON.parse(raw) as SessionRecord
   }
 
@@ -285,6 +296,7 @@ export function createRedisBackend (options: RedisBackendOptions = {}): RedisBac
   const prefix = options.prefix ?? 'mcp:'
   const base: RedisOptions = {
     enableOfflineQueue: false,
+    enableAutoPipelining: true,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
     retryStrategy: (attempt) => Math.min(attempt * 100, 1000),

@@ -36,14 +36,16 @@ export class MemorySessionStore implements SessionStore {
     return true
   }
 
-  async get (id: string): Promise<SessionRecord | null> {
+  async get (id: string, touch = false): Promise<SessionRecord | null> {
     const r = this.#records.get(id)
     if (r === undefined) return null
-    if (this.#expired(r, Date.now())) {
+    const now = Date.now()
+    if (this.#expired(r, now)) {
       this.#records.delete(id)
       this.#onExpired(id)
       return null
     }
+    if (touch) r.lastSeenAt = now
     return r
   }
 

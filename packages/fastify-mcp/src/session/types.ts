@@ -31,8 +31,8 @@ export type SessionCloseReason = 'deleted' | 'expired' | 'closed' | 'shutdown'
 export interface SessionStore {
   /** Saves a new record unless `limit` records exist already; resolves false when at the limit. */
   create: (record: SessionRecord, limit: number) => Promise<boolean>
-  /** The record, or null when unknown or idle longer than the timeout. */
-  get: (id: string) => Promise<SessionRecord | null>
+  /** The record, or null when unknown or idle longer than the timeout; with `touch`, also restarts its idle timer (one round trip). */
+  get: (id: string, touch?: boolean) => Promise<SessionRecord | null>
   /** Marks the session as used now (restarts its idle timer); false when it no longer exists. */
   touch: (id: string) => Promise<boolean>
   /** Updates the mutable parts of a record. */
