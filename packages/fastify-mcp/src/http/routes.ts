@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/server'
 import {
+  RPC,
   FST_MCP_ALREADY_INITIALIZED,
   FST_MCP_BAD_EVENT_ID,
   FST_MCP_INVALID_REQUEST,
@@ -14,7 +15,8 @@ import { parseEventId } from '../events/types.js'
 import { Exchange } from '../live/exchange.js'
 import { STANDALONE, type Hub, type LiveSession } from '../live/hub.js'
 import { SessionTransport } from '../live/transport.js'
-import type { RequestBinding } from '../registry/registry.js'
+import { ProtocolError } from '@modelcontextprotocol/server'
+import type { RequestBinding, RequestIO } from '../registry/registry.js'
 import type { McpCaller } from '../registry/types.js'
 import type { McpPrincipal, SessionRecord } from '../session/types.js'
 import type { ResolvedOptions } from '../options.js'
@@ -58,6 +60,15 @@ function samePrincipal (a: McpPrincipal | null, b: McpPrincipal | null): boolean
 function header (request: FastifyRequest, name: string): string | undefined {
   const v = request.headers[name]
   return Array.isArray(v) ? v[0] : v
+}
+
+const LOG_SEVERITY: Record<string, number> = { debug: 0, info: 1, notice: 2, warning: 3, error: 4, critical: 5, alert: 6, emergency: 7 }
+
+function errorResponse (id: RequestId, err: unknown): JSONRPCMessage {
+  const code = err instanceof ProtocolError ? err.code : RPC.INTERNAL_ERROR
+  const message = err instanceof ProtocolError ? err.message : 'Internal error'
+  const data = err instanceof ProtocolError ? err.data : undefined
+  return { jsonrpc: '2.0', id, error: data === undefined ? { code, message } : { code, message, data } }
 }
 
 export interface RouteDeps {
@@ -136,6 +147,63 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
     return reply
   }
 
+  /**
+   * The lean path for the hot methods: `ping`, `tools/list` and `tools/call` are served from the registry
+   * directly, without the SDK's per-request schema parse and context construction. Same registry, same
+   * validation, same errors; server-to-client requests still go through the session's SDK server.
+   */
+  function lean (request: FastifyRequest, reply: FastifyReply, live: LiveSession, m: Msg): boolean {
+    const id = m.id as RequestId
+    const method = m.method as string
+    const params = (m.params ?? {}) as Record<string, unknown>
+    const json = (message: JSONRPCMessage): void => { reply.header('content-type', 'application/json').send(JSON.stringify(message)) }
+    if (method === 'ping') {
+      json({ jsonrpc: '2.0', id, result: {} })
+      return true
+    }
+    if (method === 'tools/list') {
+      const cursor = params.cursor
+      if (cursor !== undefined && typeof cursor !== 'string') return false
+      const b: RequestBinding = { session: live.info, caller: request.mcpAuth, request, closeStream: () => {} }
+      try {
+        json({ jsonrpc: '2.0', id, result: hub.registry.listTools(b, cursor, { toolsList: hub.toolsList }) })
+      } catch (err) {
+        json(errorResponse(id, err))
+      }
+      return true
+    }
+    if (method !== 'tools/call') return false
+    const name = params.name
+    const args = params.arguments
+    if (typeof name !== 'string' || (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args)))) {
+      json(errorResponse(id, new ProtocolError(RPC.INVALID_PARAMS, 'Invalid params: tools/call needs a string "name" and an object "arguments"')))
+      return true
+    }
+    const record = live.record
+    const ex = new Exchange(hub, reply, { sessionId: record.id, protocolVersion: record.protocolVersion, requestIds: [id], batch: false })
+    const signal = live.transport.track(id, ex)
+    const send = async (n: { method: string, params?: Record<string, unknown> }): Promise<void> => { await ex.message({ jsonrpc: '2.0', ...n } as JSONRPCMessage) }
+    const io: RequestIO = {
+      id,
+      method,
+      meta: params._meta as Record<string, unknown> | undefined,
+      get signal () { return signal() },
+      notify: send,
+      log: async (level, data, logger) => {
+        const min = record.logLevel
+        if (min !== null && (LOG_SEVERITY[level] ?? 0) < (LOG_SEVERITY[min] ?? 0)) return
+        await send({ method: 'notifications/message', params: logger === undefined ? { level, data } : { level, data, logger } })
+      },
+      elicit: async (p, o) => await live.server.elicitInput(p, { ...o, relatedRequestId: id }),
+      sample: async (p, o) => await live.server.createMessage(p, { ...o, relatedRequestId: id }) as never
+    }
+    hub.registry.callToolWith(name, args, io, binding(request, live, ex), hub.enforceScopes)
+      .then((result): JSONRPCMessage => ({ jsonrpc: '2.0', id, result }), (err: unknown) => errorResponse(id, err))
+      .then(async (response) => { if (live.transport.untrack(id)) await ex.respond(response) })
+      .catch((err: unknown) => { request.log.error({ err }, 'mcp: could not deliver a response') })
+    return true
+  }
+
   app.post(options.path, { bodyLimit: options.bodyLimit }, async function mcpPost (request, reply) {
     requireAccept(request, ['application/json', 'text/event-stream'])
     const body = request.body
@@ -160,6 +228,7 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
     const record = await lookup(request)
     if (batch && record.protocolVersion !== '2025-03-26') throw new FST_MCP_INVALID_REQUEST('batches are accepted only in sessions negotiated at 2025-03-26')
     const live = await hub.live(record)
+    if (!batch && kinds[0] === 'request' && lean(request, reply, live, messages[0] as Msg)) return reply
     const requests: Array<JSONRPCMessage & { id: RequestId }> = []
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i] as unknown as JSONRPCMessage & { id: RequestId }

@@ -44,10 +44,20 @@ export class Exchange {
   /** Whether this exchange waits for the response to `id`. */
   has (id: RequestId): boolean { return this.#pending.has(id) }
 
+  #queued = 0
+
   #serial (fn: () => Promise<void>): Promise<void> {
-    const run = this.#chain.then(fn)
+    this.#queued++
+    const run = this.#chain.then(fn).finally(() => { this.#queued-- })
     this.#chain = run.catch(() => {})
     return run
+  }
+
+  #replyJson (): void {
+    this.#mode = 'json'
+    const body = this.#batch ? this.#responses : this.#responses[0]
+    if (Object.keys(this.#headers).length > 0) this.#reply.headers(this.#headers)
+    this.#reply.code(200).header('content-type', 'application/json').send(JSON.stringify(body))
   }
 
   async #openSse (): Promise<void> {
@@ -84,17 +94,21 @@ export class Exchange {
 
   /** The response to one of this exchange's requests. */
   async respond (message: JSONRPCMessage): Promise<void> {
+    // The common case — nothing was sent before the only response — needs no queue and no promise hop.
+    if (this.#queued === 0 && this.#mode === 'pending' && !this.#batch) {
+      this.#pending.delete((message as { id: RequestId }).id)
+      this.#responses.push(message)
+      this.#replyJson()
+      this.#resolveDone()
+      return
+    }
     await this.#serial(async () => {
       const id = (message as { id: RequestId }).id
       this.#pending.delete(id)
       const last = this.#pending.size === 0
       if (this.#mode === 'pending') {
         this.#responses.push(message)
-        if (last) {
-          this.#mode = 'json'
-          const body = this.#batch ? this.#responses : this.#responses[0]
-          this.#reply.code(200).headers({ ...this.#headers, 'content-type': 'application/json' }).send(JSON.stringify(body))
-        }
+        if (last) this.#replyJson()
       } else {
         await this.#emit(message, last)
       }
@@ -108,9 +122,7 @@ export class Exchange {
       if (!this.#pending.delete(id) || this.#pending.size > 0) return
       if (this.#mode === 'pending') {
         if (this.#responses.length > 0) {
-          this.#mode = 'json'
-          const body = this.#batch ? this.#responses : this.#responses[0]
-          this.#reply.code(200).headers({ ...this.#headers, 'content-type': 'application/json' }).send(JSON.stringify(body))
+          this.#replyJson()
         } else {
           await this.#openSse()
           this.#conn?.end()

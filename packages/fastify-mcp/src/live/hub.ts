@@ -81,6 +81,8 @@ export class Hub implements TransportHost {
   }
 
   get store (): SessionStore { return this.#o.store }
+  get enforceScopes (): boolean { return this.#o.enforceScopes }
+  get toolsList (): 'all' | 'allowed' { return this.#o.toolsList }
   get registry (): McpRegistry { return this.#o.registry }
 
   /** Number of live servers cached here. */

@@ -41,6 +41,8 @@ export class SessionTransport implements Transport {
 
   readonly #host: TransportHost
   readonly #inflight = new Map<RequestId, Exchange>()
+  /** Requests served by the plugin's lean path (not dispatched through the SDK), with their signal once asked for. */
+  readonly #lean = new Map<RequestId, { controller: AbortController | null }>()
   readonly #outbound = new Map<string, RequestId>()
   #outboundSeq = 0
   #captures = new Map<RequestId, (m: JSONRPCMessage) => void>()
@@ -56,8 +58,11 @@ export class SessionTransport implements Transport {
   /** Number of requests being served. */
   get inflight (): number { return this.#inflight.size }
 
+  /** Whether the request `id` is served by the lean path here. */
+  isLean (id: RequestId): boolean { return this.#lean.has(id) }
+
   /** Whether the request `id` runs here. */
-  runs (id: RequestId): boolean { return this.#inflight.has(id) }
+  runs (id: RequestId): boolean { return this.#inflight.has(id) || this.#lean.has(id) }
 
   async send (message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
     if (isResponse(message)) {
@@ -93,6 +98,13 @@ export class SessionTransport implements Transport {
       const ex = this.#inflight.get(cancelled.params.requestId)
       this.#inflight.delete(cancelled.params.requestId)
       ex?.abandon(cancelled.params.requestId)
+      const lean = this.#lean.get(cancelled.params.requestId)
+      if (lean !== undefined) {
+        this.#lean.delete(cancelled.params.requestId)
+        lean.controller ??= new AbortController()
+        lean.controller.abort(new Error('cancelled by the client'))
+        return
+      }
     }
     const extra: MessageExtraInfo = {}
     if (binding !== null) {
@@ -104,6 +116,24 @@ export class SessionTransport implements Transport {
       }
     }
     this.onmessage?.(message, extra)
+  }
+
+  /** Registers a request the plugin serves itself; related messages go to `exchange`, cancellation aborts the signal. */
+  track (id: RequestId, exchange: Exchange): () => AbortSignal {
+    const entry: { controller: AbortController | null } = { controller: null }
+    this.#inflight.set(id, exchange)
+    this.#lean.set(id, entry)
+    // Most calls never look at their signal: make it on first use.
+    return () => {
+      entry.controller ??= new AbortController()
+      return entry.controller.signal
+    }
+  }
+
+  /** Ends a lean request: false when it was cancelled meanwhile (then no response may be sent). */
+  untrack (id: RequestId): boolean {
+    this.#inflight.delete(id)
+    return this.#lean.delete(id)
   }
 
   /** A client's answer to a server-to-client request: true when this transport sent that request. */

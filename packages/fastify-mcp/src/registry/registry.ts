@@ -8,6 +8,7 @@ import {
   type Implementation,
   type JsonSchemaType,
   type Prompt,
+  type RequestId,
   type Resource,
   type ResourceTemplateType as ResourceTemplate,
   type ServerCapabilities,
@@ -38,6 +39,18 @@ export interface RequestBinding {
   closeStream: () => void
   subscribe?: (uri: string) => Promise<void>
   unsubscribe?: (uri: string) => Promise<void>
+}
+
+/** How a handler talks back on the request it serves (through the SDK, or through the plugin's lean path). */
+export interface RequestIO {
+  id: RequestId
+  method: string
+  meta: Record<string, unknown> | undefined
+  signal: AbortSignal
+  notify: (notification: { method: string, params?: Record<string, unknown> }) => Promise<void>
+  log: McpContext['log']
+  elicit: McpContext['elicit']
+  sample: McpContext['sample']
 }
 
 /** Maps the SDK's handler context to the binding of the request it serves. */
@@ -245,31 +258,62 @@ export class McpRegistry extends EventEmitter {
     return this.#toolList
   }
 
-  #context (sdk: ServerContext, binding: RequestBinding): McpContext {
+  #io (sdk: ServerContext): RequestIO {
     const req = sdk.mcpReq
-    const progressToken = req._meta?.progressToken
     return {
-      requestId: req.id,
+      id: req.id,
       method: req.method,
+      meta: req._meta as Record<string, unknown> | undefined,
       signal: req.signal,
+      notify: async (n) => { await req.notify(n) },
+      log: async (level, data, logger) => { await req.log(level, data, logger) },
+      // Server-to-client requests ride the stream of the request that caused them (not the GET stream).
+      elicit: async (params, options) => await req.elicitInput(params, { ...options, relatedRequestId: req.id }),
+      sample: async (params, options) => await req.requestSampling(params, { ...options, relatedRequestId: req.id }) as never
+    }
+  }
+
+  #context (io: RequestIO, binding: RequestBinding): McpContext {
+    const progressToken = io.meta?.progressToken
+    return {
+      requestId: io.id,
+      method: io.method,
+      get signal () { return io.signal },
       session: binding.session,
       caller: binding.caller,
       request: binding.request,
-      meta: req._meta as Record<string, unknown> | undefined,
+      meta: io.meta,
       progress: async (progress, total, message) => {
         if (progressToken === undefined) return
         const params: Record<string, unknown> = { progressToken, progress }
         if (total !== undefined) params.total = total
         if (message !== undefined) params.message = message
-        await req.notify({ method: 'notifications/progress', params })
+        await io.notify({ method: 'notifications/progress', params })
       },
-      log: async (level, data, logger) => { await req.log(level, data, logger) },
-      // Server-to-client requests ride the stream of the request that caused them (not the GET stream).
-      elicit: async (params, options) => await req.elicitInput(params, { ...options, relatedRequestId: req.id }),
-      sample: async (params, options) => await req.requestSampling(params, { ...options, relatedRequestId: req.id }) as never,
-      notify: async (method, params) => { await req.notify(params === undefined ? { method } : { method, params }) },
+      log: io.log,
+      elicit: io.elicit,
+      sample: io.sample,
+      notify: async (method, params) => { await io.notify(params === undefined ? { method } : { method, params }) },
       closeStream: binding.closeStream
     }
+  }
+
+  /** `tools/list` for a binding: the precomputed list, filtered for the caller and the session's version, paged. */
+  listTools (binding: RequestBinding, cursor: string | undefined, options: { toolsList?: 'all' | 'allowed', pageSize?: number } = {}): { tools: Tool[], nextCursor?: string } {
+    let tools = this.#tools_()
+    if (options.toolsList === 'allowed' && binding.caller !== null) {
+      tools = tools.filter((t) => hasScopes(binding.caller, this.#tools.get(t.name)?.def.scopes))
+    }
+    if (!versionAtLeast(binding.session, '2025-06-18')) {
+      tools = tools.map(({ outputSchema: _o, title: _t, icons: _i, ...rest }) => rest)
+    }
+    const { items, nextCursor } = page(tools, cursor, options.pageSize ?? 100)
+    return nextCursor === undefined ? { tools: items } : { tools: items, nextCursor }
+  }
+
+  /** `tools/call` with the plugin's own request I/O (the lean path), same validation and errors as through the SDK. */
+  async callToolWith (name: string, args: unknown, io: RequestIO, binding: RequestBinding, enforceScopes: boolean): Promise<CallToolResult> {
+    return await this.#callTool(name, args, this.#context(io, binding), enforceScopes)
   }
 
   async #callTool (name: string, args: unknown, ctx: McpContext, enforceScopes: boolean): Promise<CallToolResult> {
@@ -327,23 +371,13 @@ export class McpRegistry extends EventEmitter {
     const { resolve } = options
     const enforce = options.enforceScopes ?? true
     const pageSize = options.pageSize ?? 100
-    const listAllowedOnly = options.toolsList === 'allowed'
 
     server.setRequestHandler('tools/list', async (request, sdk) => {
-      const binding = resolve(sdk)
-      let tools = this.#tools_()
-      if (listAllowedOnly && binding.caller !== null) {
-        tools = tools.filter((t) => hasScopes(binding.caller, this.#tools.get(t.name)?.def.scopes))
-      }
-      if (!versionAtLeast(binding.session, '2025-06-18')) {
-        tools = tools.map(({ outputSchema: _o, title: _t, icons: _i, ...rest }) => rest)
-      }
-      const { items, nextCursor } = page(tools, request.params?.cursor, pageSize)
-      return nextCursor === undefined ? { tools: items } : { tools: items, nextCursor }
+      return this.listTools(resolve(sdk), request.params?.cursor, { toolsList: options.toolsList ?? 'all', pageSize })
     })
 
     server.setRequestHandler('tools/call', async (request, sdk) => {
-      const ctx = this.#context(sdk, resolve(sdk))
+      const ctx = this.#context(this.#io(sdk), resolve(sdk))
       return await this.#callTool(request.params.name, request.params.arguments, ctx, enforce)
     })
 
@@ -360,7 +394,7 @@ export class McpRegistry extends EventEmitter {
           return res
         })
         for (const t of this.#templates.values()) {
-          if (t.def.list !== undefined) list.push(...await t.def.list(this.#context(sdk, binding)))
+          if (t.def.list !== undefined) list.push(...await t.def.list(this.#context(this.#io(sdk), binding)))
         }
         const { items, nextCursor } = page(list, request.params?.cursor, pageSize)
         return nextCursor === undefined ? { resources: items } : { resources: items, nextCursor }
@@ -380,7 +414,7 @@ export class McpRegistry extends EventEmitter {
       server.setRequestHandler('resources/read', async (request, sdk) => {
         const uri = request.params.uri
         const binding = resolve(sdk)
-        const ctx = this.#context(sdk, binding)
+        const ctx = this.#context(this.#io(sdk), binding)
         let url: URL
         try { url = new URL(uri) } catch { throw new ProtocolError(RPC.INVALID_PARAMS, `Invalid resource URI: ${uri}`) }
         const fixed = this.#resources.get(uri)
@@ -435,7 +469,7 @@ export class McpRegistry extends EventEmitter {
         const args = request.params.arguments ?? {}
         const missing = (def.arguments ?? []).filter((a) => a.required === true && typeof args[a.name] !== 'string').map((a) => a.name)
         if (missing.length > 0) throw new ProtocolError(RPC.INVALID_PARAMS, `Missing required arguments for prompt ${def.name}: ${missing.join(', ')}`)
-        return await def.handler(args, this.#context(sdk, binding))
+        return await def.handler(args, this.#context(this.#io(sdk), binding))
       })
     }
 
