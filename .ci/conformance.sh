@@ -11,7 +11,7 @@ SUITE="$TOOLS/node_modules/@modelcontextprotocol/conformance/dist/index.js"
 ARGS=(--suite all)
 if [ "${1:-}" = "--spec-version" ]; then
   SUITE="$TOOLS/node_modules/conformance-2026/dist/index.js"
-  ARGS=(--spec-version "$2")
+  ARGS=(--spec-version "$2" --suite all)
 fi
 PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 LOG=$(mktemp)

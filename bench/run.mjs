@@ -3,6 +3,9 @@
 //   node run.mjs            full run (5 s per scenario), prints a markdown table
 //   node run.mjs --smoke    1 s per scenario, fewer connections (CI smoke run)
 //   node run.mjs --write    also writes ../docs/benchmarks-results.md
+//   node run.mjs --cpu-prof each target process writes a V8 CPU profile to ./profiles/
+//   node run.mjs --heap-prof the same with V8 sampling heap profiles (allocation sites)
+//   node run.mjs --only=jwt only the scenarios whose "name target" matches the regex (the baseline always runs)
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
@@ -16,6 +19,10 @@ import { memoryScenarios } from './memory.mjs'
 
 const smoke = process.argv.includes('--smoke')
 const write = process.argv.includes('--write')
+const profile = process.argv.includes('--cpu-prof')
+const heapProfile = process.argv.includes('--heap-prof')
+const onlyArg = process.argv.find((a) => a.startsWith('--only='))
+const only = onlyArg === undefined ? null : new RegExp(onlyArg.slice('--only='.length), 'i')
 const DURATION = smoke ? 1 : 5
 const CONNECTIONS = smoke ? 10 : 50
 const ACC = 'application/json, text/event-stream'
@@ -28,7 +35,10 @@ const callStream = JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call',
 const listTools = JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'tools/list' })
 
 async function startTarget (kind, env = {}) {
-  const child = spawn(process.execPath, [`${here}server.mjs`, kind], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${here}profiles`, `--cpu-prof-name=${kind}-${Date.now()}.cpuprofile`] : []
+  if (process.env.BENCH_PRELOAD) nodeArgs.push('--require', process.env.BENCH_PRELOAD)
+  if (heapProfile) nodeArgs.push('--heap-prof', `--heap-prof-dir=${here}profiles`, `--heap-prof-name=${kind}-${Date.now()}.heapprofile`, '--heap-prof-interval=32768')
+  const child = spawn(process.execPath, [...nodeArgs, `${here}server.mjs`, kind], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   for await (const chunk of child.stdout) {
     out += chunk
@@ -87,6 +97,7 @@ async function redisReachable () {
 
 const rows = []
 async function scenario (name, target, run, env = {}) {
+  if (only !== null && target !== 'bare' && !only.test(`${name} ${target}`)) return
   const t = await startTarget(target, env)
   try {
     const r = await run(t.url)
@@ -138,7 +149,7 @@ const base = bases.reduce((s, r) => s + r.rps, 0) / bases.length
 const table = ['| scenario | target | req/s | ratio to bare Fastify | p50 ms | p99 ms | errors |', '|---|---|---:|---:|---:|---:|---:|']
 for (const r of rows) table.push(`| ${r.name} | ${r.target} | ${Math.round(r.rps)} | ${(r.rps / base).toFixed(2)} | ${r.p50} | ${r.p99} | ${r.errors} |`)
 
-const memory = await memoryScenarios(smoke)
+const memory = only === null || only.test('memory') ? await memoryScenarios(smoke) : []
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${CONNECTIONS} connections, ${DURATION} s per scenario`
 const report = [`Measured ${new Date().toISOString().slice(0, 10)} on ${machine}.`, '', ...table, '', ...memory, ''].join('\n')
 process.stdout.write(`${report}\n`)

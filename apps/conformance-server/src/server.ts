@@ -158,15 +158,148 @@ export async function buildServer (options: { logger?: boolean } = {}): Promise<
   })
   mcp.tool({
     name: 'json_schema_2020_12_tool',
-    description: 'Tool with JSON Schema 2020-12 features for conformance testing (SEP-1613)',
+    description: 'Tool with JSON Schema 2020-12 features for conformance testing (SEP-1613, SEP-2106)',
     input: {
       $schema: 'https://json-schema.org/draft/2020-12/schema',
       type: 'object',
-      $defs: { address: { type: 'object', properties: { street: { type: 'string' }, city: { type: 'string' } } } },
-      properties: { name: { type: 'string' }, address: { $ref: '#/$defs/address' } },
+      $defs: { address: { $anchor: 'addressDef', type: 'object', properties: { street: { type: 'string' }, city: { type: 'string' } } } },
+      properties: {
+        name: { type: 'string' },
+        address: { $ref: '#/$defs/address' },
+        contactMethod: { type: 'string', enum: ['phone', 'email'] },
+        phone: { type: 'string' },
+        email: { type: 'string' }
+      },
+      allOf: [{ anyOf: [{ required: ['phone'] }, { required: ['email'] }] }],
+      if: { properties: { contactMethod: { const: 'phone' } }, required: ['contactMethod'] },
+      then: { required: ['phone'] },
+      else: { required: ['email'] },
       additionalProperties: false
     },
     handler: (args) => text(`JSON Schema 2020-12 tool called with: ${JSON.stringify(args)}`)
+  })
+
+  // ---- the 2026-07-28 contract -------------------------------------------------------------------
+  mcp.tool({
+    name: 'test_missing_capability',
+    description: 'Needs the sampling capability: without it the call fails with MissingRequiredClientCapability (-32021)',
+    handler: async (_args, ctx) => {
+      const result = await ctx.sample({ messages: [{ role: 'user', content: { type: 'text', text: 'Say hello' } }], maxTokens: 10 })
+      return text(`sampled: ${(result.content as { text?: string }).text ?? ''}`)
+    }
+  })
+  mcp.tool({
+    name: 'test_streaming_elicitation',
+    description: 'Streams a progress notification before its result; never sends a request to the client',
+    handler: async (_args, ctx) => {
+      await ctx.progress(1, 1, 'working')
+      return text('Streaming completed without server-to-client requests')
+    }
+  })
+  mcp.tool({
+    name: 'test_logging_tool',
+    description: 'Emits log messages, which a 2026-07-28 request receives only when it names a log level',
+    handler: async (_args, ctx) => {
+      await ctx.log('info', 'Logging tool started')
+      await ctx.log('debug', 'Logging tool details')
+      return text('Logging tool completed')
+    }
+  })
+  mcp.tool({
+    name: 'test_trigger_tool_change',
+    description: 'Announces a tools list change to every listener',
+    handler: async () => {
+      await mcp.listChanged('tools')
+      return text('tools/list_changed sent')
+    }
+  })
+  mcp.tool({
+    name: 'test_trigger_prompt_change',
+    description: 'Announces a prompts list change to every listener',
+    handler: async () => {
+      await mcp.listChanged('prompts')
+      return text('prompts/list_changed sent')
+    }
+  })
+  mcp.tool({
+    name: 'test_custom_header',
+    description: 'Echoes a region that 2026-07-28 clients mirror into the Mcp-Param-Region header (x-mcp-header)',
+    input: { type: 'object', properties: { region: { type: 'string', description: 'A region name', 'x-mcp-header': 'Region' } }, required: ['region'] },
+    handler: (args) => text(`region=${String(args.region)}`)
+  })
+
+  type Form = Extract<Parameters<McpContext['elicit']>[0], { mode?: 'form' }>['requestedSchema']
+  const nameSchema: Form = { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] }
+  const confirmSchema: Form = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] }
+  const capital = { messages: [{ role: 'user' as const, content: { type: 'text' as const, text: 'What is the capital of France?' } }], maxTokens: 100 }
+  const sampled = (r: { content: unknown }): string => (r.content as { text?: string }).text ?? ''
+  mcp.tool({
+    name: 'test_input_required_result_elicitation',
+    description: 'Asks the user for a name (elicitation), then greets them',
+    handler: async (_args, ctx) => {
+      const r = await ctx.elicit({ mode: 'form', message: 'What is your name?', requestedSchema: nameSchema }, { key: 'user_name' })
+      return text(r.action === 'accept' ? `Hello, ${String(r.content?.name)}!` : `No name given (${r.action})`)
+    }
+  })
+  mcp.tool({
+    name: 'test_input_required_result_sampling',
+    description: 'Asks the client to sample an LLM, then returns its answer',
+    handler: async (_args, ctx) => text(`LLM said: ${sampled(await ctx.sample(capital, { key: 'sample_request' }))}`)
+  })
+  mcp.tool({
+    name: 'test_input_required_result_list_roots',
+    description: 'Asks the client for its roots, then counts them',
+    handler: async (_args, ctx) => text(`Found ${(await ctx.roots({ key: 'roots_request' })).roots.length} root(s)`)
+  })
+  mcp.tool({
+    name: 'test_input_required_result_request_state',
+    description: 'Asks for a confirmation; the answer comes back with the sealed request state',
+    handler: async (_args, ctx) => {
+      const r = await ctx.elicit({ mode: 'form', message: 'Confirm?', requestedSchema: confirmSchema }, { key: 'confirm' })
+      return text(`state-ok confirmed=${String(r.content?.ok)}`)
+    }
+  })
+  mcp.tool({
+    name: 'test_input_required_result_multiple_inputs',
+    description: 'Asks for a name, a sampled greeting and the roots in one round',
+    handler: async (_args, ctx) => {
+      const [name, greeting, roots] = await Promise.all([
+        ctx.elicit({ mode: 'form', message: 'What is your name?', requestedSchema: nameSchema }, { key: 'user_name' }),
+        ctx.sample({ messages: [{ role: 'user', content: { type: 'text', text: 'Write a greeting' } }], maxTokens: 50 }, { key: 'greeting' }),
+        ctx.roots({ key: 'client_roots' })
+      ])
+      return text(`${sampled(greeting)} ${String(name.content?.name)} (${roots.roots.length} root(s))`)
+    }
+  })
+  mcp.tool({
+    name: 'test_input_required_result_multi_round',
+    description: 'Asks for a name, then in a second round for a favourite colour',
+    handler: async (_args, ctx) => {
+      const name = await ctx.elicit({ mode: 'form', message: 'What is your name?', requestedSchema: nameSchema }, { key: 'step1' })
+      const color = await ctx.elicit({ mode: 'form', message: 'Favourite colour?', requestedSchema: { type: 'object', properties: { color: { type: 'string' } }, required: ['color'] } }, { key: 'step2' })
+      return text(`${String(name.content?.name)} likes ${String(color.content?.color)}`)
+    }
+  })
+  mcp.tool({
+    name: 'test_input_required_result_tampered_state',
+    description: 'Asks for a confirmation; a request state altered by the client is refused',
+    handler: async (_args, ctx) => {
+      const r = await ctx.elicit({ mode: 'form', message: 'Confirm?', requestedSchema: confirmSchema }, { key: 'confirm' })
+      return text(`confirmed=${String(r.content?.ok)}`)
+    }
+  })
+  mcp.tool({
+    name: 'test_input_required_result_capabilities',
+    description: 'Asks only for the kinds of input the client declared it can give',
+    handler: async (_args, ctx) => {
+      const caps = ctx.client.capabilities
+      const asks: Array<Promise<unknown>> = []
+      if (caps.elicitation !== undefined) asks.push(ctx.elicit({ mode: 'form', message: 'What is your name?', requestedSchema: nameSchema }, { key: 'user_name' }))
+      if (caps.sampling !== undefined) asks.push(ctx.sample(capital, { key: 'sample_input' }))
+      if (caps.roots !== undefined) asks.push(ctx.roots({ key: 'roots_input' }))
+      const answers = await Promise.all(asks)
+      return text(`received ${answers.length} input(s)`)
+    }
   })
 
   mcp.resource({
@@ -245,6 +378,15 @@ export async function buildServer (options: { logger?: boolean } = {}): Promise<
         { role: 'user', content: { type: 'text', text: 'Please analyze the image above.' } }
       ]
     })
+  })
+  mcp.prompt({
+    name: 'test_input_required_result_prompt',
+    title: 'Prompt Asking For Context',
+    description: 'A prompt that asks the user for context (elicitation) before it is built',
+    handler: async (_args, ctx) => {
+      const r = await ctx.elicit({ mode: 'form', message: 'What context should the prompt use?', requestedSchema: { type: 'object', properties: { context: { type: 'string' } }, required: ['context'] } }, { key: 'user_context' })
+      return { messages: [{ role: 'user', content: { type: 'text', text: `Context: ${String(r.content?.context)}` } }] }
+    }
   })
   return app
 }

@@ -11,8 +11,12 @@ export const RPC = {
   SESSION_NOT_FOUND: -32001,
   FORBIDDEN: -32003,
   UNAUTHORIZED: -32004,
-  RATE_LIMITED: -32029,
-  UNAVAILABLE: -32030
+  RATE_LIMITED: -32005,
+  UNAVAILABLE: -32006,
+  // 2026-07-28 codes (the spec reserves -32020..-32099 for its own)
+  HEADER_MISMATCH: -32020,
+  MISSING_CLIENT_CAPABILITY: -32021,
+  UNSUPPORTED_PROTOCOL_VERSION: -32022
 } as const
 
 export interface McpHttpErrorProps { rpcCode?: number, headers?: Record<string, string> }
@@ -37,6 +41,7 @@ export const FST_MCP_UNAUTHORIZED = createError('FST_MCP_UNAUTHORIZED', 'Unautho
 export const FST_MCP_FORBIDDEN = createError('FST_MCP_FORBIDDEN', 'Forbidden: %s', 403)
 export const FST_MCP_OPTIONS = createError('FST_MCP_OPTIONS', 'Invalid fastify-mcp options: %s', 500)
 export const FST_MCP_DUPLICATE = createError('FST_MCP_DUPLICATE', '%s', 500)
+export const FST_MCP_INVALID_DEFINITION = createError('FST_MCP_INVALID_DEFINITION', 'Invalid definition: %s', 500)
 
 /** A tool handler may throw this to return a tool execution error (isError result) with this message. */
 export class McpToolError extends Error {
@@ -44,4 +49,16 @@ export class McpToolError extends Error {
     super(message)
     this.name = 'McpToolError'
   }
+}
+
+/** Errors of the 2026-07-28 request ladder: the JSON-RPC code (and data) travel with the HTTP status. */
+export const FST_MCP_HEADER_MISMATCH = createError('FST_MCP_HEADER_MISMATCH', 'Header mismatch: %s', 400)
+export const FST_MCP_UNSUPPORTED_VERSION = createError('FST_MCP_UNSUPPORTED_VERSION', 'Unsupported protocol version: %s', 400)
+export const FST_MCP_INVALID_PARAMS = createError('FST_MCP_INVALID_PARAMS', 'Invalid params: %s', 400)
+export const FST_MCP_BAD_REQUEST = createError('FST_MCP_BAD_REQUEST', '%s', 400)
+export const FST_MCP_METHOD_NOT_FOUND = createError('FST_MCP_METHOD_NOT_FOUND', 'Method not found: %s', 404)
+
+/** Attaches the JSON-RPC side of an HTTP error: code, data and the id of the request it answers. */
+export function rpcError<E extends Error> (err: E, rpc: { code: number, data?: unknown, id?: unknown }): E {
+  return Object.assign(err, { rpcCode: rpc.code, rpcData: rpc.data, rpcId: rpc.id })
 }

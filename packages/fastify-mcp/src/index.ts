@@ -12,6 +12,9 @@ import type { McpCaller, PromptDefinition, ResourceDefinition, ResourceTemplateD
 import { MemorySessionStore } from './session/memory-store.js'
 import type { SessionCloseReason, SessionRecord } from './session/types.js'
 import { setupAuth } from './auth/index.js'
+import { ModernEndpoint } from './modern/endpoint.js'
+import { InputStates } from './modern/input.js'
+import { preParseTarget } from './modern/protocol.js'
 import type { EventEmitter } from 'node:events'
 
 /** `app.mcp`: declare tools, resources and prompts; manage sessions; notify clients. */
@@ -131,6 +134,23 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
 
   const auth = opts.auth === undefined ? null : await setupAuth(app, opts.auth, registry)
   const scopeCheck: ScopeCheck | null = auth?.scopeCheck ?? null
+  if (options.eras !== 'legacy' && options.requestStateSecret === undefined && !ownBus) {
+    app.log.warn('fastify-mcp: modern.requestStateSecret is not set; 2026-07-28 calls that ask the client for input cannot continue on another instance')
+  }
+  const modern = options.eras === 'legacy'
+    ? null
+    : new ModernEndpoint({
+      hub,
+      registry,
+      serverInfo: options.serverInfo,
+      instructions: options.instructions,
+      toolsList: options.toolsList,
+      enforceScopes: auth !== null,
+      cacheTtlMs: options.cacheTtlMs,
+      cacheScope: auth !== null ? 'private' : 'public',
+      maxSubscriptions: options.maxSubscriptions,
+      states: new InputStates(options.requestStateSecret, options.requestStateTtlSeconds)
+    })
 
   // Sessions with an open stream or a running call never expire: refresh them while they are busy.
   const busyEvery = Math.max(200, Math.min(Math.floor(options.idleTimeoutMs / 3), 10_000))
@@ -191,10 +211,13 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
         message = 'Internal error'
         code = RPC.INTERNAL_ERROR
       }
-      if (status === 405) reply.header('allow', options.stateless ? 'POST' : 'GET, POST, DELETE')
+      if (status === 405) reply.header('allow', options.stateless || options.eras === 'modern' ? 'POST' : 'GET, POST, DELETE')
       if (status === 503 && reply.getHeader('retry-after') === undefined) reply.header('retry-after', '5')
       for (const [k, v] of Object.entries((err as { headers?: Record<string, string> }).headers ?? {})) reply.header(k, v)
-      const body: Record<string, unknown> = { jsonrpc: '2.0', error: { code, message } }
+      const error: Record<string, unknown> = { code, message }
+      const data = (err as { rpcData?: unknown }).rpcData
+      if (data !== undefined && status < 500) error.data = data
+      const body: Record<string, unknown> = { jsonrpc: '2.0', error }
       const rpcId = (err as { rpcId?: unknown }).rpcId
       if (rpcId !== undefined) body.id = rpcId
       return reply.code(status).type('application/json').send(JSON.stringify(body))
@@ -211,6 +234,20 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
     }
     child.addHook('onRequest', hostOriginGuard(options.allowedHosts, options.allowedOrigins))
     if (auth !== null) child.addHook('onRequest', auth.authenticate)
+    if (auth !== null && modern !== null) {
+      // 2026-07-28 requests name their target in headers: a forbidden call is refused before its body is read
+      // (the body is checked against the headers, and its scopes again, once parsed).
+      const check = auth.scopeCheck
+      child.addHook('onRequest', function mcpHeaderScopes (request, _reply, done) {
+        const target = request.method === 'POST' ? preParseTarget(request) : null
+        try {
+          if (target !== null) check(request, target.method, target.params)
+          done()
+        } catch (err) {
+          done(err as Error)
+        }
+      })
+    }
     if (options.rateLimit !== false) {
       const { default: rateLimit } = await import('@fastify/rate-limit')
       await child.register(rateLimit, {
@@ -225,7 +262,7 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
         }
       })
     }
-    registerRoutes(child, { hub, options, scopeCheck })
+    registerRoutes(child, { hub, options, scopeCheck, modern })
   })
 }
 

@@ -16,8 +16,28 @@ export interface FastifyMcpOptions {
   instructions?: string
   /** Serve definitions from this registry (to share it with stdio); default a new one, exposed as `app.mcp`. */
   registry?: McpRegistry
-  /** Stateless mode: no sessions, every POST stands alone, GET/DELETE answer 405. Default false. */
+  /** Stateless mode for the 2025 protocol versions: no sessions, every POST stands alone, GET/DELETE answer 405. Default false. */
   stateless?: boolean
+  /**
+   * Which protocol eras the endpoint serves: `both` (default) — 2025 clients open sessions with
+   * `initialize`, 2026-07-28 clients send stateless requests — or only `legacy` (2025-11-25, 2025-06-18,
+   * 2025-03-26) or only `modern` (2026-07-28).
+   */
+  eras?: 'both' | 'legacy' | 'modern'
+  /** The 2026-07-28 side. */
+  modern?: {
+    /**
+     * HMAC key (at least 32 bytes) sealing the `requestState` of calls that ask the client for input.
+     * Every instance behind one endpoint needs the same key. Default: random per process.
+     */
+    requestStateSecret?: string | Uint8Array
+    /** How long a sealed `requestState` stays valid, in seconds. Default 600. */
+    requestStateTtlSeconds?: number
+    /** `ttlMs` of cacheable results (discover, lists, resource reads). Default 0 (revalidate each time). */
+    cacheTtlMs?: number
+    /** Most `subscriptions/listen` streams open on this instance; more answer 503. Default 10,000. */
+    maxSubscriptions?: number
+  }
   sessions?: {
     /** Idle time after which a session expires (never while a stream is open or a call runs). Default 30 min. */
     idleTimeoutMs?: number
@@ -61,6 +81,11 @@ export interface ResolvedOptions {
   serverInfo: Implementation
   instructions: string | undefined
   stateless: boolean
+  eras: 'both' | 'legacy' | 'modern'
+  requestStateSecret: string | Uint8Array | undefined
+  requestStateTtlSeconds: number
+  cacheTtlMs: number
+  maxSubscriptions: number
   idleTimeoutMs: number
   maxSessions: number
   maxLiveSessions: number
@@ -107,11 +132,26 @@ export function resolveOptions (o: FastifyMcpOptions): ResolvedOptions {
     positiveInt('rateLimit.max', o.rateLimit.max, 1)
   }
   if (o.cors !== undefined && o.cors !== false) origins('cors.origins', o.cors.origins)
+  const eras = o.eras ?? 'both'
+  if (eras !== 'both' && eras !== 'legacy' && eras !== 'modern') fail(`eras must be "both", "legacy" or "modern", got ${JSON.stringify(eras)}`)
+  if (eras === 'modern' && o.stateless === true) fail('stateless applies to the 2025 protocol versions, which eras: "modern" does not serve')
+  const secret = o.modern?.requestStateSecret
+  if (secret !== undefined) {
+    const bytes = typeof secret === 'string' ? Buffer.byteLength(secret) : secret instanceof Uint8Array ? secret.byteLength : -1
+    if (bytes < 32) fail('modern.requestStateSecret must be a string or Uint8Array of at least 32 bytes')
+  }
+  const cacheTtlMs = o.modern?.cacheTtlMs ?? 0
+  if (!Number.isInteger(cacheTtlMs) || cacheTtlMs < 0) fail(`modern.cacheTtlMs must be an integer >= 0, got ${String(cacheTtlMs)}`)
   return {
     path,
     serverInfo: o.serverInfo,
     instructions: o.instructions,
     stateless: o.stateless === true,
+    eras,
+    requestStateSecret: secret,
+    requestStateTtlSeconds: positiveInt('modern.requestStateTtlSeconds', o.modern?.requestStateTtlSeconds, 600),
+    cacheTtlMs,
+    maxSubscriptions: positiveInt('modern.maxSubscriptions', o.modern?.maxSubscriptions, 10_000),
     idleTimeoutMs: positiveInt('sessions.idleTimeoutMs', o.sessions?.idleTimeoutMs, 30 * 60_000),
     maxSessions: positiveInt('sessions.maxSessions', o.sessions?.maxSessions, 10_000),
     maxLiveSessions: positiveInt('sessions.maxLiveSessions', o.sessions?.maxLiveSessions, 1_000),

@@ -107,7 +107,7 @@ t.test('rate limit per verified subject: 429 with Retry-After and a JSON-RPC bod
   }
   t.same(statuses, [200, 200, 200, 429])
   t.ok(last?.headers['retry-after'])
-  t.match(JSON.parse(last?.body ?? '{}'), { jsonrpc: '2.0', error: { code: -32029, message: /Too Many Requests/ } })
+  t.match(JSON.parse(last?.body ?? '{}'), { jsonrpc: '2.0', error: { code: -32005, message: /Too Many Requests/ } })
   const bob = await app.inject({ method: 'POST', url: '/mcp', headers: headers(await token({ sub: 'bob' })), payload: INIT })
   t.equal(bob.statusCode, 200, 'another subject has its own budget')
 })

@@ -9,14 +9,18 @@ import {
   FST_MCP_SESSION_NOT_FOUND,
   FST_MCP_SESSION_REQUIRED,
   FST_MCP_STREAM_CONFLICT,
-  FST_MCP_TOO_MANY_SESSIONS
+  FST_MCP_TOO_MANY_SESSIONS,
+  FST_MCP_UNSUPPORTED_VERSION,
+  rpcError
 } from '../errors.js'
 import { parseEventId } from '../events/types.js'
 import { Exchange } from '../live/exchange.js'
 import { STANDALONE, type Hub, type LiveSession } from '../live/hub.js'
 import { SessionTransport } from '../live/transport.js'
-import { ProtocolError } from '@modelcontextprotocol/server'
-import type { RequestBinding, RequestIO } from '../registry/registry.js'
+import { classifyInboundRequest, ProtocolError, type InboundClassificationOutcome } from '@modelcontextprotocol/server'
+import type { ModernEndpoint } from '../modern/endpoint.js'
+import { META, MODERN_VERSIONS } from '../modern/protocol.js'
+import { withoutKey, type RequestBinding, type RequestIO } from '../registry/registry.js'
 import type { McpCaller } from '../registry/types.js'
 import type { McpPrincipal, SessionRecord } from '../session/types.js'
 import type { ResolvedOptions } from '../options.js'
@@ -75,6 +79,34 @@ export interface RouteDeps {
   hub: Hub
   options: ResolvedOptions
   scopeCheck: ScopeCheck | null
+  /** The 2026-07-28 side, unless only the legacy era is served. */
+  modern: ModernEndpoint | null
+}
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/
+
+function claimsModern (m: unknown): boolean {
+  const meta = (m as { params?: { _meta?: Record<string, unknown> } } | null)?.params?._meta
+  return typeof meta === 'object' && meta !== null && META.protocolVersion in meta
+}
+
+/**
+ * Which era a POST belongs to: null for 2025 traffic (sessions), else the SDK classifier's verdict
+ * (a 2026-07-28 message, or the error its ladder answers). The body decides; plain 2025 requests skip
+ * the classifier.
+ */
+function eraOf (request: FastifyRequest, body: unknown): Exclude<InboundClassificationOutcome, { kind: 'legacy' }> | null {
+  const pv = header(request, 'mcp-protocol-version')
+  const claims = Array.isArray(body) ? body.some(claimsModern) : claimsModern(body)
+  if (!claims && (pv === undefined || !DATE.test(pv) || pv < (MODERN_VERSIONS[0] as string))) return null
+  const outcome = classifyInboundRequest({
+    httpMethod: 'POST',
+    protocolVersionHeader: pv,
+    mcpMethodHeader: header(request, 'mcp-method'),
+    mcpNameHeader: header(request, 'mcp-name'),
+    body
+  })
+  return outcome.kind === 'legacy' ? null : outcome
 }
 
 /** Registers POST/GET/DELETE (and 405 for the rest) on the MCP path. */
@@ -194,10 +226,11 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
         if (min !== null && (LOG_SEVERITY[level] ?? 0) < (LOG_SEVERITY[min] ?? 0)) return
         await send({ method: 'notifications/message', params: logger === undefined ? { level, data } : { level, data, logger } })
       },
-      elicit: async (p, o) => await live.server.elicitInput(p, { ...o, relatedRequestId: id }),
-      sample: async (p, o) => await live.server.createMessage(p, { ...o, relatedRequestId: id }) as never
+      elicit: async (p, o) => await live.server.elicitInput(p, { ...withoutKey(o), relatedRequestId: id }),
+      sample: async (p, o) => await live.server.createMessage(p, { ...withoutKey(o), relatedRequestId: id }) as never,
+      roots: async (o) => await live.server.listRoots(undefined, { ...withoutKey(o), relatedRequestId: id })
     }
-    hub.registry.callToolWith(name, args, io, binding(request, live, ex), hub.enforceScopes)
+    hub.registry.callTool(name, args, hub.registry.context(io, binding(request, live, ex)), hub.enforceScopes)
       .then((result): JSONRPCMessage => ({ jsonrpc: '2.0', id, result }), (err: unknown) => errorResponse(id, err))
       .then(async (response) => { if (live.transport.untrack(id)) await ex.respond(response) })
       .catch((err: unknown) => { request.log.error({ err }, 'mcp: could not deliver a response') })
@@ -207,6 +240,24 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
   app.post(options.path, { bodyLimit: options.bodyLimit }, async function mcpPost (request, reply) {
     requireAccept(request, ['application/json', 'text/event-stream'])
     const body = request.body
+    if (deps.modern !== null) {
+      const outcome = eraOf(request, body)
+      if (outcome !== null) {
+        if (outcome.kind === 'modern' && outcome.messageKind === 'request' && deps.scopeCheck !== null) {
+          const m = outcome.message as { method: string, params?: unknown }
+          deps.scopeCheck(request, m.method, m.params)
+        }
+        await deps.modern.handle(request, reply, outcome)
+        return reply
+      }
+      if (options.eras === 'modern') {
+        throw rpcError(new FST_MCP_UNSUPPORTED_VERSION('this endpoint serves only 2026-07-28 (requests carry params._meta with the protocol version; there is no initialize)'), {
+          code: RPC.UNSUPPORTED_PROTOCOL_VERSION,
+          id: (body as { id?: unknown } | null)?.id,
+          data: { supported: MODERN_VERSIONS, requested: header(request, 'mcp-protocol-version') ?? (body as { params?: { protocolVersion?: unknown } } | null)?.params?.protocolVersion ?? '' }
+        })
+      }
+    }
     const batch = Array.isArray(body)
     const messages = (batch ? body : [body]) as Msg[]
     if (batch && messages.length === 0) throw new FST_MCP_INVALID_REQUEST('an empty batch')
@@ -253,7 +304,7 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
   })
 
   app.get(options.path, async function mcpGet (request, reply) {
-    if (options.stateless) throw new FST_MCP_METHOD_NOT_ALLOWED('this endpoint is stateless and offers no GET stream')
+    if (options.stateless || options.eras === 'modern') throw new FST_MCP_METHOD_NOT_ALLOWED('this endpoint is stateless and offers no GET stream')
     requireAccept(request, ['text/event-stream'])
     const record = await lookup(request)
     const lastEventId = header(request, 'last-event-id')
@@ -286,7 +337,7 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
   })
 
   app.delete(options.path, async function mcpDelete (request, reply) {
-    if (options.stateless) throw new FST_MCP_METHOD_NOT_ALLOWED('this endpoint is stateless and has no sessions to delete')
+    if (options.stateless || options.eras === 'modern') throw new FST_MCP_METHOD_NOT_ALLOWED('this endpoint is stateless and has no sessions to delete')
     const record = await lookup(request)
     await hub.close(record.id, 'deleted')
     return await reply.code(204).send()

@@ -53,11 +53,11 @@ export class Exchange {
     return run
   }
 
-  #replyJson (): void {
+  #replyJson (status = 200): void {
     this.#mode = 'json'
     const body = this.#batch ? this.#responses : this.#responses[0]
     if (Object.keys(this.#headers).length > 0) this.#reply.headers(this.#headers)
-    this.#reply.code(200).header('content-type', 'application/json').send(JSON.stringify(body))
+    this.#reply.code(status).header('content-type', 'application/json').send(JSON.stringify(body))
   }
 
   async #openSse (): Promise<void> {
@@ -92,13 +92,13 @@ export class Exchange {
     })
   }
 
-  /** The response to one of this exchange's requests. */
-  async respond (message: JSONRPCMessage): Promise<void> {
+  /** The response to one of this exchange's requests (`status` applies while it can still be a JSON body). */
+  async respond (message: JSONRPCMessage, status = 200): Promise<void> {
     // The common case — nothing was sent before the only response — needs no queue and no promise hop.
     if (this.#queued === 0 && this.#mode === 'pending' && !this.#batch) {
       this.#pending.delete((message as { id: RequestId }).id)
       this.#responses.push(message)
-      this.#replyJson()
+      this.#replyJson(status)
       this.#resolveDone()
       return
     }
@@ -108,7 +108,7 @@ export class Exchange {
       const last = this.#pending.size === 0
       if (this.#mode === 'pending') {
         this.#responses.push(message)
-        if (last) this.#replyJson()
+        if (last) this.#replyJson(status)
       } else {
         await this.#emit(message, last)
       }

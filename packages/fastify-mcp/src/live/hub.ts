@@ -8,6 +8,7 @@ import type { SseConnection } from '../http/sse.js'
 import type { McpRegistry, RequestBinding } from '../registry/registry.js'
 import type { McpSessionInfo } from '../registry/types.js'
 import type { SessionCloseReason, SessionRecord, SessionStore } from '../session/types.js'
+import { Listeners } from '../modern/listen.js'
 import { bindingOf, SessionTransport, type TransportHost } from './transport.js'
 
 export const STANDALONE = 'standalone'
@@ -67,6 +68,10 @@ export class Hub implements TransportHost {
   readonly #live = new Map<string, LiveSession>()
   readonly #building = new Map<string, Promise<LiveSession>>()
   readonly #streams = new Map<string, SseConnection>()
+  /** The 2026-07-28 `subscriptions/listen` streams open here. */
+  readonly listeners: Listeners
+  /** Requests served here outside any session (2026-07-28), for the shutdown drain. */
+  #calls = 0
   #unsubscribe: (() => Promise<void>) | null = null
 
   constructor (options: HubOptions) {
@@ -74,6 +79,18 @@ export class Hub implements TransportHost {
     this.events = options.events
     this.retryMs = options.retryMs
     this.keepAliveMs = options.keepAliveMs
+    this.listeners = new Listeners(options.serverInfo, options.keepAliveMs)
+  }
+
+  /** Counts a sessionless call until the returned function is called. */
+  beginCall (): () => void {
+    this.#calls++
+    let ended = false
+    return () => {
+      if (ended) return
+      ended = true
+      this.#calls--
+    }
   }
 
   async start (): Promise<void> {
@@ -369,6 +386,7 @@ export class Hub implements TransportHost {
         break
       }
       case 'broadcast':
+        this.listeners.deliver(m.message, m.uri)
         void this.#broadcastLocal(m.message, m.uri)
         break
       case 'closed':
@@ -399,8 +417,9 @@ export class Hub implements TransportHost {
    */
   async drain (graceMs: number): Promise<void> {
     for (const [key, conn] of this.#streams) if (key.endsWith(`/${STANDALONE}`)) conn.end()
+    this.listeners.closeAll()
     const deadline = Date.now() + graceMs
-    const running = (): boolean => [...this.#live.values()].some((l) => l.transport.inflight > 0)
+    const running = (): boolean => this.#calls > 0 || [...this.#live.values()].some((l) => l.transport.inflight > 0)
     while (running() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25))
   }
 

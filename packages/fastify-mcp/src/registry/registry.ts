@@ -5,10 +5,15 @@ import {
   Server,
   UriTemplate,
   type CallToolResult,
+  type CompleteRequestParams,
+  type CompleteResult,
+  type GetPromptResult,
   type Implementation,
   type JsonSchemaType,
   type Prompt,
+  type ReadResourceResult,
   type RequestId,
+  type RequestOptions,
   type Resource,
   type ResourceTemplateType as ResourceTemplate,
   type ServerCapabilities,
@@ -17,9 +22,12 @@ import {
   type Tool
 } from '@modelcontextprotocol/server'
 import { z } from 'zod'
-import { FST_MCP_DUPLICATE, McpToolError, RPC } from '../errors.js'
+import { FST_MCP_DUPLICATE, FST_MCP_INVALID_DEFINITION, McpToolError, RPC } from '../errors.js'
+import { InputRequiredSignal } from './input.js'
 import type {
   McpCaller,
+  InputOptions,
+  McpClient,
   McpContext,
   McpSessionInfo,
   PromptDefinition,
@@ -37,11 +45,13 @@ export interface RequestBinding {
   caller: McpCaller | null
   request: FastifyRequest | null
   closeStream: () => void
+  /** The client, when it is not the session's (2026-07-28 requests name it themselves). */
+  client?: McpClient
   subscribe?: (uri: string) => Promise<void>
   unsubscribe?: (uri: string) => Promise<void>
 }
 
-/** How a handler talks back on the request it serves (through the SDK, or through the plugin's lean path). */
+/** How a handler talks back on the request it serves (through the SDK, or through the plugin's own dispatch). */
 export interface RequestIO {
   id: RequestId
   method: string
@@ -51,6 +61,7 @@ export interface RequestIO {
   log: McpContext['log']
   elicit: McpContext['elicit']
   sample: McpContext['sample']
+  roots: McpContext['roots']
 }
 
 /** Maps the SDK's handler context to the binding of the request it serves. */
@@ -69,9 +80,19 @@ export interface CreateServerOptions {
   pageSize?: number
 }
 
+/** A tool argument mirrored into an `Mcp-Param-*` header (2026-07-28 `x-mcp-header`). */
+export interface HeaderParam {
+  /** Where the value sits in `arguments` (property names from the root). */
+  path: string[]
+  /** The header name, lower case (`mcp-param-region`). */
+  header: string
+  type: 'string' | 'integer' | 'boolean'
+}
+
 interface CompiledTool {
   def: ToolDefinition
   tool: Tool
+  headers: HeaderParam[]
   validateInput: ((value: unknown) => Promise<{ ok: true, value: unknown } | { ok: false, message: string }>) | null
   validateOutput: ((value: unknown) => Promise<{ ok: true, value: unknown } | { ok: false, message: string }>) | null
 }
@@ -102,6 +123,45 @@ function compileValidator (s: SchemaLike): CompiledTool['validateInput'] {
     }).join('; ')
     return { ok: false, message }
   }
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+
+/**
+ * The `x-mcp-header` annotations of a tool's input schema (2026-07-28): each on a string, integer or
+ * boolean property reached from the root through `properties` only, a valid header token, unique.
+ * Anything else makes the tool invalid, so it is refused at registration.
+ */
+function headerParams (tool: string, schema: Record<string, unknown>): HeaderParam[] {
+  const found: HeaderParam[] = []
+  const walk = (node: unknown, path: string[] | null, where: string): void => {
+    if (typeof node !== 'object' || node === null) return
+    if (Array.isArray(node)) {
+      node.forEach((n, i) => { walk(n, null, `${where}/${i}`) })
+      return
+    }
+    const n = node as Record<string, unknown>
+    if ('x-mcp-header' in n) {
+      const name = n['x-mcp-header']
+      const type = n.type
+      const fail = (why: string): never => { throw new FST_MCP_INVALID_DEFINITION(`tool "${tool}": x-mcp-header at ${where === '' ? '/' : where} ${why}`) }
+      if (path === null || path.length === 0) fail('must sit on a property reached through "properties" only')
+      if (typeof name !== 'string' || !TOKEN.test(name)) fail('must be a non-empty header token')
+      if (type !== 'string' && type !== 'integer' && type !== 'boolean') fail('needs a string, integer or boolean property')
+      const header = `mcp-param-${(name as string).toLowerCase()}`
+      if (found.some((h) => h.header === header)) fail(`repeats the header name ${name as string}`)
+      found.push({ path: path as string[], header, type: type as HeaderParam['type'] })
+    }
+    for (const [k, v] of Object.entries(n)) {
+      if (k === 'properties' && typeof v === 'object' && v !== null && !Array.isArray(v)) {
+        for (const [prop, sub] of Object.entries(v)) walk(sub, path === null ? null : [...path, prop], `${where}/properties/${prop}`)
+      } else if (k !== 'x-mcp-header') {
+        walk(v, null, `${where}/${k}`)
+      }
+    }
+  }
+  walk(schema, [], '')
+  return found
 }
 
 function hasScopes (caller: McpCaller | null, scopes: string[] | undefined): boolean {
@@ -165,6 +225,7 @@ export class McpRegistry extends EventEmitter {
     this.#tools.set(def.name, {
       def: def as unknown as ToolDefinition,
       tool,
+      headers: headerParams(def.name, tool.inputSchema),
       validateInput: def.input === undefined ? null : compileValidator(def.input),
       validateOutput: def.output === undefined ? null : compileValidator(def.output)
     })
@@ -258,28 +319,33 @@ export class McpRegistry extends EventEmitter {
     return this.#toolList
   }
 
-  #io (sdk: ServerContext): RequestIO {
-    const req = sdk.mcpReq
-    return {
-      id: req.id,
-      method: req.method,
-      meta: req._meta as Record<string, unknown> | undefined,
-      signal: req.signal,
-      notify: async (n) => { await req.notify(n) },
-      log: async (level, data, logger) => { await req.log(level, data, logger) },
-      // Server-to-client requests ride the stream of the request that caused them (not the GET stream).
-      elicit: async (params, options) => await req.elicitInput(params, { ...options, relatedRequestId: req.id }),
-      sample: async (params, options) => await req.requestSampling(params, { ...options, relatedRequestId: req.id }) as never
-    }
+  /** Whether any resource or template is declared. */
+  get hasResources (): boolean { return this.#resources.size > 0 || this.#templates.size > 0 }
+  /** Whether any prompt is declared. */
+  get hasPrompts (): boolean { return this.#prompts.size > 0 }
+
+  /** The `Mcp-Param-*` headers a `tools/call` of `name` must carry (2026-07-28), empty for unknown tools. */
+  toolHeaders (name: string): HeaderParam[] { return this.#tools.get(name)?.headers ?? [] }
+
+  /** Whether `uri` names a resource that may be subscribed to. */
+  subscribable (uri: string): boolean {
+    const fixed = this.#resources.get(uri)
+    if (fixed !== undefined) return fixed.subscribable === true
+    return false
   }
 
-  #context (io: RequestIO, binding: RequestBinding): McpContext {
+  /** The handler context of one request. */
+  context (io: RequestIO, binding: RequestBinding): McpContext {
     const progressToken = io.meta?.progressToken
+    const session = binding.session
     return {
       requestId: io.id,
       method: io.method,
       get signal () { return io.signal },
-      session: binding.session,
+      session,
+      client: binding.client ?? (session === null
+        ? { protocolVersion: '2025-03-26', info: null, capabilities: {} }
+        : { protocolVersion: session.protocolVersion, info: session.clientInfo, capabilities: session.clientCapabilities }),
       caller: binding.caller,
       request: binding.request,
       meta: io.meta,
@@ -293,12 +359,13 @@ export class McpRegistry extends EventEmitter {
       log: io.log,
       elicit: io.elicit,
       sample: io.sample,
+      roots: io.roots,
       notify: async (method, params) => { await io.notify(params === undefined ? { method } : { method, params }) },
       closeStream: binding.closeStream
     }
   }
 
-  /** `tools/list` for a binding: the precomputed list, filtered for the caller and the session's version, paged. */
+  /** `tools/list`: the precomputed list, filtered for the caller and the session's version, paged. */
   listTools (binding: RequestBinding, cursor: string | undefined, options: { toolsList?: 'all' | 'allowed', pageSize?: number } = {}): { tools: Tool[], nextCursor?: string } {
     let tools = this.#tools_()
     if (options.toolsList === 'allowed' && binding.caller !== null) {
@@ -311,12 +378,12 @@ export class McpRegistry extends EventEmitter {
     return nextCursor === undefined ? { tools: items } : { tools: items, nextCursor }
   }
 
-  /** `tools/call` with the plugin's own request I/O (the lean path), same validation and errors as through the SDK. */
-  async callToolWith (name: string, args: unknown, io: RequestIO, binding: RequestBinding, enforceScopes: boolean): Promise<CallToolResult> {
-    return await this.#callTool(name, args, this.#context(io, binding), enforceScopes)
-  }
-
-  async #callTool (name: string, args: unknown, ctx: McpContext, enforceScopes: boolean): Promise<CallToolResult> {
+  /**
+   * `tools/call`: scopes, input validation, the handler, output validation. A handler's exception becomes
+   * an `isError` result; protocol errors (unknown tool, a missing client capability, a pending 2026 input
+   * request) propagate.
+   */
+  async callTool (name: string, args: unknown, ctx: McpContext, enforceScopes = true): Promise<CallToolResult> {
     const compiled = this.#tools.get(name)
     if (compiled === undefined) throw new ProtocolError(RPC.INVALID_PARAMS, `Unknown tool: ${name}`)
     if (enforceScopes && !hasScopes(ctx.caller, compiled.def.scopes)) {
@@ -332,7 +399,7 @@ export class McpRegistry extends EventEmitter {
     try {
       out = await compiled.def.handler(input as never, ctx)
     } catch (err) {
-      if (err instanceof ProtocolError) throw err
+      if (err instanceof ProtocolError || err instanceof InputRequiredSignal) throw err
       const message = err instanceof McpToolError ? err.message : `Tool ${name} failed: ${(err as Error)?.message ?? String(err)}`
       return { content: [{ type: 'text', text: message }], isError: true }
     }
@@ -348,12 +415,101 @@ export class McpRegistry extends EventEmitter {
     return result
   }
 
-  /**
-   * Runs a tool directly, with the same validation and error handling as `tools/call`
-   * (useful for tests and for other transports).
-   */
-  async call (name: string, args: unknown, ctx: McpContext): Promise<CallToolResult> {
-    return await this.#callTool(name, args, ctx, true)
+  /** `resources/list`: the fixed resources, then what each template lists. */
+  async listResources (ctx: McpContext, cursor: string | undefined, pageSize = 100): Promise<{ resources: Resource[], nextCursor?: string }> {
+    const list: Resource[] = [...this.#resources.values()].map((r) => {
+      const res: Resource = { uri: r.uri, name: r.name }
+      if (r.title !== undefined) res.title = r.title
+      if (r.description !== undefined) res.description = r.description
+      if (r.mimeType !== undefined) res.mimeType = r.mimeType
+      if (r.icons !== undefined) res.icons = r.icons
+      if (r._meta !== undefined) res._meta = r._meta
+      return res
+    })
+    for (const t of this.#templates.values()) {
+      if (t.def.list !== undefined) list.push(...await t.def.list(ctx))
+    }
+    const { items, nextCursor } = page(list, cursor, pageSize)
+    return nextCursor === undefined ? { resources: items } : { resources: items, nextCursor }
+  }
+
+  /** `resources/templates/list`. */
+  listResourceTemplates (cursor: string | undefined, pageSize = 100): { resourceTemplates: ResourceTemplate[], nextCursor?: string } {
+    const list: ResourceTemplate[] = [...this.#templates.values()].map(({ def }) => {
+      const t: ResourceTemplate = { uriTemplate: def.uriTemplate, name: def.name }
+      if (def.title !== undefined) t.title = def.title
+      if (def.description !== undefined) t.description = def.description
+      if (def.mimeType !== undefined) t.mimeType = def.mimeType
+      if (def.icons !== undefined) t.icons = def.icons
+      return t
+    })
+    const { items, nextCursor } = page(list, cursor, pageSize)
+    return nextCursor === undefined ? { resourceTemplates: items } : { resourceTemplates: items, nextCursor }
+  }
+
+  /** `resources/read`: a fixed resource or the first template that matches; unknown → -32602 with `data.uri`. */
+  async readResource (uri: string, ctx: McpContext, enforceScopes = true): Promise<ReadResourceResult> {
+    let url: URL
+    try { url = new URL(uri) } catch { throw new ProtocolError(RPC.INVALID_PARAMS, `Invalid resource URI: ${uri}`, { uri }) }
+    const fixed = this.#resources.get(uri)
+    if (fixed !== undefined) {
+      if (enforceScopes && !hasScopes(ctx.caller, fixed.scopes)) throw new ProtocolError(RPC.FORBIDDEN, `Insufficient scope for resource "${uri}"`)
+      return await fixed.handler(url, ctx)
+    }
+    for (const { def, template } of this.#templates.values()) {
+      const vars = template.match(uri)
+      if (vars === null) continue
+      if (enforceScopes && !hasScopes(ctx.caller, def.scopes)) throw new ProtocolError(RPC.FORBIDDEN, `Insufficient scope for resource "${uri}"`)
+      return await def.handler(url, vars, ctx)
+    }
+    throw new ProtocolError(RPC.INVALID_PARAMS, `Resource not found: ${uri}`, { uri })
+  }
+
+  /** `prompts/list`. */
+  listPrompts (cursor: string | undefined, pageSize = 100): { prompts: Prompt[], nextCursor?: string } {
+    const list: Prompt[] = [...this.#prompts.values()].map((p) => {
+      const prompt: Prompt = { name: p.name, description: p.description }
+      if (p.title !== undefined) prompt.title = p.title
+      if (p.icons !== undefined) prompt.icons = p.icons
+      if (p.arguments !== undefined) {
+        prompt.arguments = p.arguments.map(({ complete: _c, ...a }) => a)
+      }
+      const meta = { ...p._meta }
+      if (p.scopes !== undefined && p.scopes.length > 0) meta[REQUIRED_SCOPES_META] = p.scopes
+      if (Object.keys(meta).length > 0) prompt._meta = meta
+      return prompt
+    })
+    const { items, nextCursor } = page(list, cursor, pageSize)
+    return nextCursor === undefined ? { prompts: items } : { prompts: items, nextCursor }
+  }
+
+  /** `prompts/get`: scopes, required arguments, the handler. */
+  async getPrompt (name: string, args: Record<string, string> | undefined, ctx: McpContext, enforceScopes = true): Promise<GetPromptResult> {
+    const def = this.#prompts.get(name)
+    if (def === undefined) throw new ProtocolError(RPC.INVALID_PARAMS, `Unknown prompt: ${name}`)
+    if (enforceScopes && !hasScopes(ctx.caller, def.scopes)) throw new ProtocolError(RPC.FORBIDDEN, `Insufficient scope for prompt "${def.name}"`)
+    const given = args ?? {}
+    const missing = (def.arguments ?? []).filter((a) => a.required === true && typeof given[a.name] !== 'string').map((a) => a.name)
+    if (missing.length > 0) throw new ProtocolError(RPC.INVALID_PARAMS, `Missing required arguments for prompt ${def.name}: ${missing.join(', ')}`)
+    return await def.handler(given, ctx)
+  }
+
+  /** `completion/complete` for a prompt argument or a resource template variable. */
+  async complete (params: CompleteRequestParams): Promise<CompleteResult> {
+    const { ref, argument } = params
+    const context = { arguments: params.context?.arguments ?? {} }
+    let fn
+    if (ref.type === 'ref/prompt') {
+      const prompt = this.#prompts.get(ref.name)
+      if (prompt === undefined) throw new ProtocolError(RPC.INVALID_PARAMS, `Unknown prompt: ${ref.name}`)
+      fn = prompt.arguments?.find((a) => a.name === argument.name)?.complete
+    } else {
+      const t = this.#templates.get(ref.uri)
+      if (t === undefined) throw new ProtocolError(RPC.INVALID_PARAMS, `Unknown resource template: ${ref.uri}`)
+      fn = t.def.complete?.[argument.name]
+    }
+    const values = fn === undefined ? [] : await fn(argument.value, context)
+    return { completion: { values: values.slice(0, 100), total: values.length, hasMore: values.length > 100 } }
   }
 
   /** Builds an SDK `Server` serving this registry. */
@@ -366,70 +522,24 @@ export class McpRegistry extends EventEmitter {
     return server
   }
 
-  /** Installs the request handlers of this registry on an SDK `Server`. */
+  /** Installs the request handlers of this registry on an SDK `Server` (2025 sessions, stateless mode, stdio). */
   install (server: Server, options: CreateServerOptions): void {
     const { resolve } = options
     const enforce = options.enforceScopes ?? true
     const pageSize = options.pageSize ?? 100
+    const context = (sdk: ServerContext): McpContext => this.context(sdkIO(server, sdk), resolve(sdk))
 
     server.setRequestHandler('tools/list', async (request, sdk) => {
       return this.listTools(resolve(sdk), request.params?.cursor, { toolsList: options.toolsList ?? 'all', pageSize })
     })
-
     server.setRequestHandler('tools/call', async (request, sdk) => {
-      const ctx = this.#context(this.#io(sdk), resolve(sdk))
-      return await this.#callTool(request.params.name, request.params.arguments, ctx, enforce)
+      return await this.callTool(request.params.name, request.params.arguments, context(sdk), enforce)
     })
 
-    if (this.#resources.size > 0 || this.#templates.size > 0) {
-      server.setRequestHandler('resources/list', async (request, sdk) => {
-        const binding = resolve(sdk)
-        const list: Resource[] = [...this.#resources.values()].map((r) => {
-          const res: Resource = { uri: r.uri, name: r.name }
-          if (r.title !== undefined) res.title = r.title
-          if (r.description !== undefined) res.description = r.description
-          if (r.mimeType !== undefined) res.mimeType = r.mimeType
-          if (r.icons !== undefined) res.icons = r.icons
-          if (r._meta !== undefined) res._meta = r._meta
-          return res
-        })
-        for (const t of this.#templates.values()) {
-          if (t.def.list !== undefined) list.push(...await t.def.list(this.#context(this.#io(sdk), binding)))
-        }
-        const { items, nextCursor } = page(list, request.params?.cursor, pageSize)
-        return nextCursor === undefined ? { resources: items } : { resources: items, nextCursor }
-      })
-      server.setRequestHandler('resources/templates/list', async (request) => {
-        const list: ResourceTemplate[] = [...this.#templates.values()].map(({ def }) => {
-          const t: ResourceTemplate = { uriTemplate: def.uriTemplate, name: def.name }
-          if (def.title !== undefined) t.title = def.title
-          if (def.description !== undefined) t.description = def.description
-          if (def.mimeType !== undefined) t.mimeType = def.mimeType
-          if (def.icons !== undefined) t.icons = def.icons
-          return t
-        })
-        const { items, nextCursor } = page(list, request.params?.cursor, pageSize)
-        return nextCursor === undefined ? { resourceTemplates: items } : { resourceTemplates: items, nextCursor }
-      })
-      server.setRequestHandler('resources/read', async (request, sdk) => {
-        const uri = request.params.uri
-        const binding = resolve(sdk)
-        const ctx = this.#context(this.#io(sdk), binding)
-        let url: URL
-        try { url = new URL(uri) } catch { throw new ProtocolError(RPC.INVALID_PARAMS, `Invalid resource URI: ${uri}`) }
-        const fixed = this.#resources.get(uri)
-        if (fixed !== undefined) {
-          if (enforce && !hasScopes(binding.caller, fixed.scopes)) throw new ProtocolError(RPC.FORBIDDEN, `Insufficient scope for resource "${uri}"`)
-          return await fixed.handler(url, ctx)
-        }
-        for (const { def, template } of this.#templates.values()) {
-          const vars = template.match(uri)
-          if (vars === null) continue
-          if (enforce && !hasScopes(binding.caller, def.scopes)) throw new ProtocolError(RPC.FORBIDDEN, `Insufficient scope for resource "${uri}"`)
-          return await def.handler(url, vars, ctx)
-        }
-        throw new ProtocolError(RPC.INVALID_PARAMS, `Resource not found: ${uri}`, { uri })
-      })
+    if (this.hasResources) {
+      server.setRequestHandler('resources/list', async (request, sdk) => await this.listResources(context(sdk), request.params?.cursor, pageSize))
+      server.setRequestHandler('resources/templates/list', async (request) => this.listResourceTemplates(request.params?.cursor, pageSize))
+      server.setRequestHandler('resources/read', async (request, sdk) => await this.readResource(request.params.uri, context(sdk), enforce))
       if (this.capabilities().resources?.subscribe === true) {
         server.setRequestHandler('resources/subscribe', async (request, sdk) => {
           const binding = resolve(sdk)
@@ -444,52 +554,38 @@ export class McpRegistry extends EventEmitter {
       }
     }
 
-    if (this.#prompts.size > 0) {
-      server.setRequestHandler('prompts/list', async (request) => {
-        const list: Prompt[] = [...this.#prompts.values()].map((p) => {
-          const prompt: Prompt = { name: p.name, description: p.description }
-          if (p.title !== undefined) prompt.title = p.title
-          if (p.icons !== undefined) prompt.icons = p.icons
-          if (p.arguments !== undefined) {
-            prompt.arguments = p.arguments.map(({ complete: _c, ...a }) => a)
-          }
-          const meta = { ...p._meta }
-          if (p.scopes !== undefined && p.scopes.length > 0) meta[REQUIRED_SCOPES_META] = p.scopes
-          if (Object.keys(meta).length > 0) prompt._meta = meta
-          return prompt
-        })
-        const { items, nextCursor } = page(list, request.params?.cursor, pageSize)
-        return nextCursor === undefined ? { prompts: items } : { prompts: items, nextCursor }
-      })
-      server.setRequestHandler('prompts/get', async (request, sdk) => {
-        const def = this.#prompts.get(request.params.name)
-        if (def === undefined) throw new ProtocolError(RPC.INVALID_PARAMS, `Unknown prompt: ${request.params.name}`)
-        const binding = resolve(sdk)
-        if (enforce && !hasScopes(binding.caller, def.scopes)) throw new ProtocolError(RPC.FORBIDDEN, `Insufficient scope for prompt "${def.name}"`)
-        const args = request.params.arguments ?? {}
-        const missing = (def.arguments ?? []).filter((a) => a.required === true && typeof args[a.name] !== 'string').map((a) => a.name)
-        if (missing.length > 0) throw new ProtocolError(RPC.INVALID_PARAMS, `Missing required arguments for prompt ${def.name}: ${missing.join(', ')}`)
-        return await def.handler(args, this.#context(this.#io(sdk), binding))
-      })
+    if (this.hasPrompts) {
+      server.setRequestHandler('prompts/list', async (request) => this.listPrompts(request.params?.cursor, pageSize))
+      server.setRequestHandler('prompts/get', async (request, sdk) => await this.getPrompt(request.params.name, request.params.arguments, context(sdk), enforce))
     }
 
     if (this.capabilities().completions !== undefined) {
-      server.setRequestHandler('completion/complete', async (request) => {
-        const { ref, argument } = request.params
-        const context = { arguments: request.params.context?.arguments ?? {} }
-        let fn
-        if (ref.type === 'ref/prompt') {
-          const prompt = this.#prompts.get(ref.name)
-          if (prompt === undefined) throw new ProtocolError(RPC.INVALID_PARAMS, `Unknown prompt: ${ref.name}`)
-          fn = prompt.arguments?.find((a) => a.name === argument.name)?.complete
-        } else {
-          const t = this.#templates.get(ref.uri)
-          if (t === undefined) throw new ProtocolError(RPC.INVALID_PARAMS, `Unknown resource template: ${ref.uri}`)
-          fn = t.def.complete?.[argument.name]
-        }
-        const values = fn === undefined ? [] : await fn(argument.value, context)
-        return { completion: { values: values.slice(0, 100), total: values.length, hasMore: values.length > 100 } }
-      })
+      server.setRequestHandler('completion/complete', async (request) => await this.complete(request.params))
     }
   }
+}
+
+/** The request I/O of a handler dispatched by the SDK `Server` (2025 sessions, stateless mode, stdio). */
+function sdkIO (server: Server, sdk: ServerContext): RequestIO {
+  const req = sdk.mcpReq
+  // Server-to-client requests ride the stream of the request that caused them (not the GET stream).
+  const related = (options: InputOptions | undefined): RequestOptions => ({ ...withoutKey(options), relatedRequestId: req.id })
+  return {
+    id: req.id,
+    method: req.method,
+    meta: req._meta as Record<string, unknown> | undefined,
+    signal: req.signal,
+    notify: async (n) => { await req.notify(n) },
+    log: async (level, data, logger) => { await req.log(level, data, logger) },
+    elicit: async (params, options) => await req.elicitInput(params, related(options)),
+    sample: async (params, options) => await req.requestSampling(params, related(options)) as never,
+    roots: async (options) => await server.listRoots(undefined, related(options))
+  }
+}
+
+/** Request options without the 2026 input key (which only the plugin's dispatch reads). */
+export function withoutKey (options: InputOptions | undefined): RequestOptions {
+  if (options === undefined) return {}
+  const { key: _key, ...rest } = options
+  return rest
 }

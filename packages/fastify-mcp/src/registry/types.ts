@@ -9,6 +9,7 @@ import type {
   GetPromptResult,
   Icon,
   Implementation,
+  ListRootsResult,
   LoggingLevel,
   ReadResourceResult,
   RequestOptions,
@@ -44,6 +45,23 @@ export interface McpSessionInfo {
   clientCapabilities: ClientCapabilities
 }
 
+/** Options of a server-to-client request made from a handler. */
+export type InputOptions = RequestOptions & {
+  /**
+   * Under 2026-07-28, the key of this input in `inputRequests`/`inputResponses` (default: the kind and the
+   * call's position, e.g. `elicitation_1`). Ignored in 2025 sessions.
+   */
+  key?: string
+}
+
+/** What the client of the current request declared about itself (per session in 2025, per request in 2026). */
+export interface McpClient {
+  /** The protocol version of this request: the session's, or the one the 2026 request names. */
+  protocolVersion: string
+  info: Implementation | null
+  capabilities: ClientCapabilities
+}
+
 /** The context handed to every tool, resource and prompt handler. */
 export interface McpContext {
   /** JSON-RPC id of the request being served. */
@@ -52,8 +70,10 @@ export interface McpContext {
   method: string
   /** Fires on `notifications/cancelled`, client disconnect (stateless) or server shutdown. */
   signal: AbortSignal
-  /** The session, or null in stateless mode. */
+  /** The session (2025 protocol versions), or null in stateless mode and under 2026-07-28. */
   session: McpSessionInfo | null
+  /** The client's protocol version, information and capabilities, in both eras. */
+  client: McpClient
   /** The verified caller of this request, or null when the endpoint is unauthenticated. */
   caller: McpCaller | null
   /** The Fastify request that carried this call (null over stdio). */
@@ -64,10 +84,17 @@ export interface McpContext {
   progress: (progress: number, total?: number, message?: string) => Promise<void>
   /** Sends `notifications/message` (filtered by the level the client set). */
   log: (level: LoggingLevel, data: unknown, logger?: string) => Promise<void>
-  /** Asks the client for input (`elicitation/create`); rejects when the client lacks the capability. */
-  elicit: (params: ElicitRequestFormParams | ElicitRequestURLParams, options?: RequestOptions) => Promise<ElicitResult>
-  /** Asks the client to sample an LLM (`sampling/createMessage`); rejects when the client lacks the capability. */
-  sample: (params: CreateMessageRequestParams, options?: RequestOptions) => Promise<CreateMessageResult>
+  /**
+   * Asks the client for input (`elicitation/create`); rejects when the client lacks the capability.
+   * In a 2025 session this is a server-to-client request on the call's stream. Under 2026-07-28 the call
+   * ends with an `input_required` result and the handler runs again, from the start, when the client
+   * retries with the answer: whatever a handler does before it asks must be safe to repeat.
+   */
+  elicit: (params: ElicitRequestFormParams | ElicitRequestURLParams, options?: InputOptions) => Promise<ElicitResult>
+  /** Asks the client to sample an LLM (`sampling/createMessage`), like {@link McpContext.elicit}. */
+  sample: (params: CreateMessageRequestParams, options?: InputOptions) => Promise<CreateMessageResult>
+  /** Asks the client for its roots (`roots/list`), like {@link McpContext.elicit}. */
+  roots: (options?: InputOptions) => Promise<ListRootsResult>
   /** Sends a notification related to this request. */
   notify: (method: string, params?: Record<string, unknown>) => Promise<void>
   /**

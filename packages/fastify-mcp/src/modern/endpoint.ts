@@ -1,0 +1,317 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import {
+  isSpecType,
+  ProtocolError,
+  type ClientCapabilities,
+  type Implementation,
+  type InboundClassificationOutcome,
+  type JSONRPCMessage,
+  type LoggingLevel,
+  type RequestId,
+  type SubscriptionFilter
+} from '@modelcontextprotocol/server'
+import { FST_MCP_BAD_REQUEST, FST_MCP_INVALID_PARAMS, FST_MCP_METHOD_NOT_FOUND, FST_MCP_UNAVAILABLE, RPC, rpcError } from '../errors.js'
+import { Exchange } from '../live/exchange.js'
+import type { Hub } from '../live/hub.js'
+import { InputRequiredSignal } from '../registry/input.js'
+import type { McpRegistry, RequestBinding, RequestIO } from '../registry/registry.js'
+import type { InputOptions, McpCaller, McpContext } from '../registry/types.js'
+import { InputRound, InputStates } from './input.js'
+import { checkHeaders, META, MODERN_VERSIONS, nameOf, readEnvelope, type Envelope } from './protocol.js'
+
+const SEVERITY: Record<string, number> = { debug: 0, info: 1, notice: 2, warning: 3, error: 4, critical: 5, alert: 6, emergency: 7 }
+
+/** Methods whose results carry caching hints (`ttlMs`, `cacheScope`). */
+const CACHEABLE = new Set(['server/discover', 'tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'resources/read'])
+/** Methods that may answer `input_required`. */
+const MAY_ASK = new Set(['tools/call', 'prompts/get', 'resources/read'])
+
+export interface ModernOptions {
+  hub: Hub
+  registry: McpRegistry
+  serverInfo: Implementation
+  instructions: string | undefined
+  toolsList: 'all' | 'allowed'
+  enforceScopes: boolean
+  cacheTtlMs: number
+  /** `private` when results may depend on who asks (authenticated endpoints), else `public`. */
+  cacheScope: 'public' | 'private'
+  maxSubscriptions: number
+  states: InputStates
+}
+
+function isObject (v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function principalKey (caller: McpCaller | null): string {
+  return caller === null ? '' : `${caller.issuer ?? ''}\0${caller.subject}\0${caller.clientId ?? ''}`
+}
+
+function errorBody (id: RequestId, err: ProtocolError): JSONRPCMessage {
+  const error: { code: number, message: string, data?: unknown } = { code: err.code, message: err.message }
+  if (err.data !== undefined) error.data = err.data
+  return { jsonrpc: '2.0', id, error }
+}
+
+/**
+ * One 2026-07-28 request being served: the handler's I/O (progress and logs upgrade the reply to a
+ * per-request SSE stream; input requests go through the call's {@link InputRound}) and its reply.
+ */
+class ModernCall implements RequestIO {
+  readonly id: RequestId
+  readonly method: string
+  readonly meta: Record<string, unknown>
+  readonly #hub: Hub
+  readonly #reply: FastifyReply
+  readonly #logLevel: LoggingLevel | null
+  round: InputRound | null = null
+  #exchange: Exchange | null = null
+  #controller: AbortController | null = null
+
+  constructor (hub: Hub, reply: FastifyReply, id: RequestId, method: string, meta: Record<string, unknown>, logLevel: LoggingLevel | null) {
+    this.#hub = hub
+    this.#reply = reply
+    this.id = id
+    this.method = method
+    this.meta = meta
+    this.#logLevel = logLevel
+  }
+
+  /** Fires when the client closes the connection (the 2026 way to cancel). Made on first use. */
+  get signal (): AbortSignal {
+    if (this.#controller === null) {
+      const controller = new AbortController()
+      this.#controller = controller
+      const raw = this.#reply.raw
+      if (raw.destroyed) controller.abort(new Error('the client closed the connection'))
+      else raw.once('close', () => { if (!raw.writableFinished) controller.abort(new Error('the client closed the connection')) })
+    }
+    return this.#controller.signal
+  }
+
+  notify = async (n: { method: string, params?: Record<string, unknown> }): Promise<void> => {
+    this.#exchange ??= new Exchange(this.#hub, this.#reply, { sessionId: null, protocolVersion: MODERN_VERSIONS[0] as string, requestIds: [this.id], batch: false })
+    await this.#exchange.message({ jsonrpc: '2.0', ...n } as JSONRPCMessage)
+  }
+
+  /** Logs go out only when the request asked for them, at or above the level it named. */
+  log = async (level: LoggingLevel, data: unknown, logger?: string): Promise<void> => {
+    if (this.#logLevel === null || (SEVERITY[level] ?? 0) < (SEVERITY[this.#logLevel] ?? 0)) return
+    await this.notify({ method: 'notifications/message', params: logger === undefined ? { level, data } : { level, data, logger } })
+  }
+
+  #ask<T> (kind: 'elicitation/create' | 'sampling/createMessage' | 'roots/list', params: Record<string, unknown>, options: InputOptions | undefined): Promise<T> {
+    const p = this.round === null
+      ? Promise.reject(new ProtocolError(RPC.INTERNAL_ERROR, `${this.method} cannot ask the client for input under 2026-07-28 (only tools/call, prompts/get and resources/read can)`))
+      : this.round.ask<T>(kind, params, options)
+    p.catch(() => {}) // a handler that drops the promise must not crash the process
+    return p
+  }
+
+  elicit: McpContext['elicit'] = async (params, options) => await this.#ask('elicitation/create', params as unknown as Record<string, unknown>, options)
+  sample: McpContext['sample'] = async (params, options) => await this.#ask('sampling/createMessage', params as unknown as Record<string, unknown>, options)
+  roots: McpContext['roots'] = async (options) => await this.#ask('roots/list', {}, options)
+
+  /** Sends the response: a JSON body (with `status`), or the last event of the stream opened by a notification. */
+  async respond (message: JSONRPCMessage, status = 200): Promise<void> {
+    if (this.#exchange === null) {
+      if (this.#reply.raw.destroyed) return
+      this.#reply.code(status).header('content-type', 'application/json').send(JSON.stringify(message))
+      return
+    }
+    await this.#exchange.respond(message, status)
+  }
+}
+
+/**
+ * The 2026-07-28 side of the endpoint: stateless, every request on its own, served from the same
+ * registry as the 2025 sessions. Checks the envelope and the routing headers, dispatches, and shapes
+ * results (`resultType`, caching hints, `serverInfo`).
+ */
+export class ModernEndpoint {
+  readonly #o: ModernOptions
+  readonly #serverInfoMeta: Record<string, unknown>
+
+  constructor (options: ModernOptions) {
+    this.#o = options
+    this.#serverInfoMeta = { [META.serverInfo]: options.serverInfo }
+  }
+
+  /** Serves one POST the era classifier sent here (a modern request or notification, or a ladder rejection). */
+  async handle (request: FastifyRequest, reply: FastifyReply, outcome: Exclude<InboundClassificationOutcome, { kind: 'legacy' }>): Promise<void> {
+    const body = request.body as { id?: unknown }
+    if (outcome.kind === 'reject') {
+      throw rpcError(Object.assign(new FST_MCP_BAD_REQUEST(outcome.message), { statusCode: outcome.httpStatus }), { code: outcome.code, data: outcome.data, id: body?.id })
+    }
+    if (outcome.messageKind === 'notification') {
+      // This revision defines no client notifications over HTTP (cancellation is closing the stream).
+      await reply.code(202).send()
+      return
+    }
+    const m = outcome.message as { id: RequestId, method: string, params?: Record<string, unknown> }
+    const id = m.id
+    const params = m.params ?? {}
+    const meta = params._meta as Record<string, unknown>
+    const envelope = readEnvelope(request, id, meta)
+    const toolHeaders = m.method === 'tools/call' && typeof params.name === 'string' ? this.#o.registry.toolHeaders(params.name) : []
+    checkHeaders(request, id, m.method, params, toolHeaders)
+    if (m.method === 'subscriptions/listen') {
+      this.#listen(request, reply, id, params)
+      return
+    }
+    const call = new ModernCall(this.#o.hub, reply, id, m.method, meta, envelope.logLevel)
+    const done = this.#o.hub.beginCall()
+    try {
+      const result = await this.#dispatch(request, call, params, envelope)
+      await call.respond({ jsonrpc: '2.0', id, result })
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err
+      if (err.code === RPC.METHOD_NOT_FOUND) throw rpcError(new FST_MCP_METHOD_NOT_FOUND(m.method), { code: RPC.METHOD_NOT_FOUND, id })
+      await call.respond(errorBody(id, err), err.code === RPC.MISSING_CLIENT_CAPABILITY ? 400 : 200)
+    } finally {
+      done()
+    }
+  }
+
+  async #dispatch (request: FastifyRequest, call: ModernCall, params: Record<string, unknown>, envelope: Envelope): Promise<Record<string, unknown>> {
+    const o = this.#o
+    const registry = o.registry
+    const method = call.method
+    const binding: RequestBinding = {
+      session: null,
+      caller: request.mcpAuth,
+      request,
+      closeStream: () => {},
+      client: { protocolVersion: envelope.protocolVersion, info: envelope.clientInfo, capabilities: envelope.clientCapabilities }
+    }
+    const ctx = (): McpContext => registry.context(call, binding)
+    const caps = registry.capabilities()
+    const cursor = (): string | undefined => {
+      const c = params.cursor
+      if (c !== undefined && typeof c !== 'string') throw new ProtocolError(RPC.INVALID_PARAMS, 'Invalid params: "cursor" must be a string')
+      return c
+    }
+    const string = (name: string): string => {
+      const v = params[name]
+      if (typeof v !== 'string') throw new ProtocolError(RPC.INVALID_PARAMS, `Invalid params: "${name}" must be a string`)
+      return v
+    }
+    const optionalObject = (name: string): Record<string, unknown> | undefined => {
+      const v = params[name]
+      if (v !== undefined && !isObject(v)) throw new ProtocolError(RPC.INVALID_PARAMS, `Invalid params: "${name}" must be an object`)
+      return v
+    }
+    if (MAY_ASK.has(method)) call.round = await this.#round(request, call, params, envelope.clientCapabilities)
+
+    let result: Record<string, unknown>
+    try {
+      switch (method) {
+        case 'server/discover':
+          result = { supportedVersions: MODERN_VERSIONS, capabilities: caps }
+          if (o.instructions !== undefined) result.instructions = o.instructions
+          break
+        case 'tools/list':
+          result = registry.listTools(binding, cursor(), { toolsList: o.toolsList })
+          break
+        case 'tools/call':
+          result = await registry.callTool(string('name'), optionalObject('arguments'), ctx(), o.enforceScopes)
+          break
+        case 'resources/list':
+          if (!registry.hasResources) throw notFound(method)
+          result = await registry.listResources(ctx(), cursor())
+          break
+        case 'resources/templates/list':
+          if (!registry.hasResources) throw notFound(method)
+          result = registry.listResourceTemplates(cursor())
+          break
+        case 'resources/read':
+          if (!registry.hasResources) throw notFound(method)
+          result = await registry.readResource(string('uri'), ctx(), o.enforceScopes)
+          break
+        case 'prompts/list':
+          if (!registry.hasPrompts) throw notFound(method)
+          result = registry.listPrompts(cursor())
+          break
+        case 'prompts/get': {
+          if (!registry.hasPrompts) throw notFound(method)
+          const args = optionalObject('arguments')
+          if (args !== undefined && !Object.values(args).every((v) => typeof v === 'string')) throw new ProtocolError(RPC.INVALID_PARAMS, 'Invalid params: prompt arguments must be strings')
+          result = await registry.getPrompt(string('name'), args as Record<string, string> | undefined, ctx(), o.enforceScopes)
+          break
+        }
+        case 'completion/complete':
+          if (caps.completions === undefined) throw notFound(method)
+          if (!isSpecType.CompleteRequestParams(params)) throw new ProtocolError(RPC.INVALID_PARAMS, 'Invalid params: completion/complete needs { ref, argument: { name, value } }')
+          result = await registry.complete(params)
+          break
+        default:
+          throw notFound(method)
+      }
+    } catch (err) {
+      const round = call.round
+      if (!(err instanceof InputRequiredSignal) || round === null || !round.pending) throw err
+    }
+    const round = call.round
+    if (round !== null && round.pending) {
+      const ir = await o.states.result(round, stateBinding(request, method, params))
+      return { ...ir, _meta: this.#serverInfoMeta }
+    }
+    const shaped: Record<string, unknown> = { ...result!, resultType: 'complete' }
+    if (CACHEABLE.has(method)) {
+      shaped.ttlMs = o.cacheTtlMs
+      shaped.cacheScope = o.cacheScope
+    }
+    const own = result!._meta as Record<string, unknown> | undefined
+    shaped._meta = own === undefined ? this.#serverInfoMeta : { ...own, ...this.#serverInfoMeta }
+    return shaped
+  }
+
+  /** The input round of a call that may ask the client: earlier answers from `requestState`, this retry's from `inputResponses`. */
+  async #round (request: FastifyRequest, call: ModernCall, params: Record<string, unknown>, caps: ClientCapabilities): Promise<InputRound> {
+    const fresh = params.inputResponses
+    if (fresh !== undefined && !isObject(fresh)) throw new ProtocolError(RPC.INVALID_PARAMS, 'Invalid params: "inputResponses" must be an object')
+    const state = params.requestState
+    let earlier: Record<string, unknown> = {}
+    if (state !== undefined) {
+      if (typeof state !== 'string') throw new ProtocolError(RPC.INVALID_PARAMS, 'Invalid params: "requestState" must be a string')
+      earlier = await this.#o.states.open(state, stateBinding(request, call.method, params), call.id)
+    }
+    return new InputRound(earlier, fresh ?? {}, caps)
+  }
+
+  #listen (request: FastifyRequest, reply: FastifyReply, id: RequestId, params: Record<string, unknown>): void {
+    const o = this.#o
+    const asked = params.notifications
+    if (!isSpecType.SubscriptionFilter(asked) || !isObject(asked)) {
+      throw rpcError(new FST_MCP_INVALID_PARAMS('subscriptions/listen needs "notifications", a subscription filter'), { code: RPC.INVALID_PARAMS, id })
+    }
+    if (o.hub.listeners.size >= o.maxSubscriptions) throw rpcError(new FST_MCP_UNAVAILABLE('the subscription limit is reached, retry later'), { code: RPC.UNAVAILABLE, id })
+    const caps = o.registry.capabilities()
+    const filter = asked as SubscriptionFilter
+    const honoured: SubscriptionFilter = {}
+    if (filter.toolsListChanged === true && caps.tools?.listChanged === true) honoured.toolsListChanged = true
+    if (filter.promptsListChanged === true && caps.prompts?.listChanged === true) honoured.promptsListChanged = true
+    if (filter.resourcesListChanged === true && caps.resources?.listChanged === true) honoured.resourcesListChanged = true
+    if (Array.isArray(filter.resourceSubscriptions) && caps.resources?.subscribe === true) {
+      const caller = request.mcpAuth
+      const uris = filter.resourceSubscriptions.filter((uri) => {
+        if (!o.registry.subscribable(uri)) return false
+        const need = o.registry.requiredScopes('resources/read', { uri })
+        return need === null || caller === null || need.scopes.every((s) => caller.scopes.includes(s))
+      })
+      if (uris.length > 0) honoured.resourceSubscriptions = uris
+    }
+    const exp = request.mcpAuth?.expiresAt
+    o.hub.listeners.open(reply, id, honoured, typeof exp === 'number' ? exp * 1000 : null)
+  }
+}
+
+function notFound (method: string): ProtocolError {
+  return new ProtocolError(RPC.METHOD_NOT_FOUND, `Method not found: ${method}`)
+}
+
+/** What sealed input state is bound to: the caller, the method and its target. */
+function stateBinding (request: FastifyRequest, method: string, params: Record<string, unknown>): string {
+  return InputStates.binding(principalKey(request.mcpAuth), method, nameOf(method, params))
+}
