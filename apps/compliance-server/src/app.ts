@@ -55,7 +55,9 @@ export async function buildApp (o: BuildOptions): Promise<FastifyInstance> {
     ...(redis === null ? {} : { eventStore: redis.eventStore, bus: redis.bus }),
     ...(config.ALLOWED_HOSTS === undefined ? {} : { allowedHosts: config.ALLOWED_HOSTS }),
     ...(config.ALLOWED_ORIGINS === undefined ? {} : { allowedOrigins: config.ALLOWED_ORIGINS, cors: { origins: config.ALLOWED_ORIGINS } }),
-    rateLimit: { max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW }
+    rateLimit: { max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW },
+    eras: config.MCP_ERAS,
+    ...(config.MCP_REQUEST_STATE_SECRET === undefined ? {} : { modern: { requestStateSecret: config.MCP_REQUEST_STATE_SECRET } })
   })
   registerTools(app.mcp.registry, o.services)
 

@@ -40,6 +40,8 @@ const EnvSchema = z.object({
   SANCTIONS_DATA_DIR: z.string().min(1).default(DEFAULT_DATA_DIR),
   AUDIT_LOG_FILE: z.string().min(1).default('compliance-audit.ndjson'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  MCP_ERAS: z.enum(['both', 'legacy', 'modern']).default('both'),
+  MCP_REQUEST_STATE_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TRANSPORT: z.enum(['http', 'stdio']).default('http'),
   MCP_STDIO_SUBJECT: z.string().min(1).optional(),

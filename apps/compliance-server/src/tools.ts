@@ -94,7 +94,7 @@ export function registerTools (registry: McpRegistry, s: Services): void {
           throw err
         }
         try {
-          await s.audit.append({ ...audit, outcome: 'ok', session: ctx.session?.id ?? null, jsonrpcId: ctx.requestId })
+          await s.audit.append({ ...audit, outcome: 'ok', session: ctx.session?.id ?? null, protocolVersion: ctx.client.protocolVersion, jsonrpcId: ctx.requestId })
         } catch (err) {
           ctx.request?.log.error({ err }, 'audit log write failed; the call is not answered')
           throw new McpToolError('the audit log could not be written; the call was not completed')

@@ -36,6 +36,8 @@ t.test('each invalid variable stops the process with exit 1 and one line naming 
     [{ RATE_LIMIT_MAX: '0' }, 'RATE_LIMIT_MAX'],
     [{ SESSION_IDLE_TIMEOUT: 'soon' }, 'SESSION_IDLE_TIMEOUT'],
     [{ REDIS_URL: 'http://x' }, 'REDIS_URL'],
+    [{ MCP_ERAS: '2024' }, 'MCP_ERAS'],
+    [{ MCP_REQUEST_STATE_SECRET: 'short' }, 'MCP_REQUEST_STATE_SECRET'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ TRANSPORT: 'pigeon' }, 'TRANSPORT'],
     [{ NODE_ENV: 'production' }, 'AUTH_ISSUER']

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { SignJWT } from 'jose'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from '@modelcontextprotocol/client'
 import { buildApp } from '../src/app.js'
 import { ALL_SCOPES, setupAuth } from '../src/auth.js'
 import { loadConfig } from '../src/config.js'
@@ -80,6 +81,31 @@ t.test('every tool answers with structured content stamped with the verified cal
   t.notMatch(await readFile(auditFile, 'utf8'), /eyJ/, 'no token in the audit log')
   t.same(await verifyAuditFile(auditFile), { ok: true, lines: 10 })
   await client.close()
+})
+
+t.test('the same service under 2026-07-28: the SDK v2 client without a session, the caller stamped, scopes refused from Mcp-Name', async (t) => {
+  const { url, token, auditFile } = await start(t)
+  const good = await token('analyst-9', [...ALL_SCOPES])
+  const client = new ClientV2({ name: 'modern', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } })
+  await client.connect(new TransportV2(new URL(url), { requestInit: { headers: { authorization: `Bearer ${good}` } } }))
+  t.equal(client.getProtocolEra(), 'modern')
+  t.equal((await client.listTools()).tools.length, 9)
+  const screen = await client.callTool({ name: 'screen_sanctions', arguments: { name: 'BANCO NACIONAL DE CUBA' } })
+  t.match(screen.structuredContent, { hits: [{ source: 'OFAC-SDN', id: '306' }], audit: { tool: 'screen_sanctions', caller: { subject: 'analyst-9', clientId: 'tests' } } })
+  await client.close()
+  const line = JSON.parse((await readFile(auditFile, 'utf8')).trim().split('\n').at(-1) as string) as { record: { session: unknown, protocolVersion: string, caller: { subject: string } } }
+  t.match(line.record, { session: null, protocolVersion: '2026-07-28', caller: { subject: 'analyst-9' } }, 'the audit log records the era')
+
+  const weak = await token('analyst-10', ['sanctions:read'])
+  const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} }
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${weak}`, accept: 'application/json, text/event-stream', 'content-type': 'application/json', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'record_decision' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'record_decision', arguments: { alertId: 'A-9', decision: 'confirmed_hit', note: 'x' }, _meta: meta } })
+  })
+  t.equal(res.status, 403)
+  t.match(res.headers.get('www-authenticate'), /error="insufficient_scope".*scope="alerts:decide"/)
+  t.equal((await readFile(auditFile, 'utf8')).trim().split('\n').length, 1, 'the refused call was never run nor audited')
 })
 
 t.test('each tool refuses a token without its scope: 403 before the handler runs', async (t) => {
