@@ -165,3 +165,33 @@ t.test('Redis down: fast 503 with a JSON-RPC error, readiness false, recovery wi
   const msgs = messages((await readSse(resumed)).events)
   t.same(msgs.map((m) => m.method ?? `response:${String(m.id)}`), ['notifications/progress', 'response:4'], 'no stored event was lost')
 })
+
+t.test('2026-07-28 on three instances: an input round continues on another instance; a listener on C hears a change made on A, once', { skip }, async (t) => {
+  const secret = 'a shared secret of at least thirty-two bytes'
+  const [a, b, c] = await cluster(t, 3, { modern: { requestStateSecret: secret } }) as [Instance, Instance, Instance]
+  const V = '2026-07-28'
+  const modern = async (url: string, id: number, method: string, params: Record<string, unknown>, signal?: AbortSignal): Promise<Response> => await fetch(url, {
+    method: 'POST',
+    signal,
+    headers: { accept: ACC, 'content-type': 'application/json', 'mcp-protocol-version': V, 'mcp-method': method, ...(typeof params.name === 'string' ? { 'mcp-name': params.name } : {}) },
+    body: JSON.stringify({ jsonrpc: '2.0', id, method, params: { ...params, _meta: { 'io.modelcontextprotocol/protocolVersion': V, 'io.modelcontextprotocol/clientCapabilities': { elicitation: {} } } } })
+  })
+  const first = await (await modern(a.url, 1, 'tools/call', { name: 'ask', arguments: {} })).json() as { result: { resultType: string, requestState: string, inputRequests: Record<string, unknown> } }
+  t.equal(first.result.resultType, 'input_required', 'A asks for input')
+  const key = Object.keys(first.result.inputRequests)[0] as string
+  const retry = { name: 'ask', arguments: {}, requestState: first.result.requestState, inputResponses: { [key]: { action: 'accept', content: { name: 'Ada' } } } }
+  const done = await (await modern(b.url, 2, 'tools/call', retry)).json() as { result: { content: unknown } }
+  t.same(done.result.content, [{ type: 'text', text: 'hello Ada' }], 'B completes the call A started (same secret)')
+
+  const ac = new AbortController()
+  const listen = await modern(c.url, 3, 'subscriptions/listen', { notifications: { toolsListChanged: true, resourceSubscriptions: ['test://r'] } }, ac.signal)
+  const reading = readSse(listen, (ev) => messages(ev).some((m) => m.method === 'notifications/resources/updated'))
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  await a.app.mcp.listChanged('tools')
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  await b.app.mcp.resourceUpdated('test://r') // a marker: whatever A caused arrived before it
+  const { events } = await reading
+  ac.abort()
+  const got = messages(events).map((m) => m.method)
+  t.same(got, ['notifications/subscriptions/acknowledged', 'notifications/tools/list_changed', 'notifications/resources/updated'], 'acknowledged, then the change from A once, then the update from B')
+})
