@@ -6,11 +6,14 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { build as quickstart } from '../examples/quickstart.js'
 import { build as jwksExample } from '../examples/jwks.js'
+import { build as inputExample } from '../examples/input.js'
+import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js'
+import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from '@modelcontextprotocol/client'
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
 
 t.test('every example in the README is the tested file, verbatim', async (t) => {
-  for (const name of ['quickstart', 'jwks']) {
+  for (const name of ['quickstart', 'jwks', 'input']) {
     const source = readFileSync(new URL(`../examples/${name}.ts`, import.meta.url), 'utf8').trim()
     t.ok(readme.includes(source), `README shows examples/${name}.ts`)
   }
@@ -69,4 +72,24 @@ t.test('the JWKS example verifies tokens and enforces the tool scope', async (t)
   t.match(denied.headers['www-authenticate'], /insufficient_scope/)
   const none = await app.inject({ method: 'POST', url: '/mcp', headers: { host: '127.0.0.1:9', accept: 'application/json, text/event-stream', 'content-type': 'application/json' }, payload: init })
   t.equal(none.statusCode, 401)
+})
+
+t.test('the input example asks the user in both eras: a 2025 session (SDK v1) and 2026-07-28 (SDK v2)', async (t) => {
+  const app = await inputExample()
+  t.teardown(() => app.close())
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const url = new URL(`http://127.0.0.1:${(app.server.address() as { port: number }).port}/mcp`)
+  const v1 = new Client({ name: 'v1', version: '1' }, { capabilities: { elicitation: {} } })
+  const asked: string[] = []
+  v1.setRequestHandler(ElicitRequestSchema, async (req) => { asked.push(req.params.message); return { action: 'accept', content: { confirm: true } } })
+  await v1.connect(new StreamableHTTPClientTransport(url))
+  t.same((await v1.callTool({ name: 'refund', arguments: { order: 'O-1' } })).content, [{ type: 'text', text: 'refunded O-1' }])
+  const v2 = new ClientV2({ name: 'v2', version: '2' }, { capabilities: { elicitation: {} }, versionNegotiation: { mode: 'auto' } })
+  v2.setRequestHandler('elicitation/create', async (req) => { asked.push(req.params.message); return { action: 'decline' } })
+  await v2.connect(new TransportV2(url))
+  t.equal(v2.getProtocolEra(), 'modern')
+  t.same((await v2.callTool({ name: 'refund', arguments: { order: 'O-2' } })).content, [{ type: 'text', text: 'kept O-2' }])
+  t.same(asked, ['Refund order O-1?', 'Refund order O-2?'])
+  await v1.close()
+  await v2.close()
 })

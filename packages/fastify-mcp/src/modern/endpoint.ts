@@ -286,7 +286,7 @@ export class ModernEndpoint {
     if (!isSpecType.SubscriptionFilter(asked) || !isObject(asked)) {
       throw rpcError(new FST_MCP_INVALID_PARAMS('subscriptions/listen needs "notifications", a subscription filter'), { code: RPC.INVALID_PARAMS, id })
     }
-    if (o.hub.listeners.size >= o.maxSubscriptions) throw rpcError(new FST_MCP_UNAVAILABLE('the subscription limit is reached, retry later'), { code: RPC.UNAVAILABLE, id })
+    if (o.hub.listeners.size >= o.maxSubscriptions) throw rpcError(new FST_MCP_UNAVAILABLE('the subscription limit is reached, retry later'), { code: RPC.SERVER_ERROR, id })
     const caps = o.registry.capabilities()
     const filter = asked as SubscriptionFilter
     const honoured: SubscriptionFilter = {}
