@@ -33,10 +33,14 @@ const init = (id = 1) => JSON.stringify({ jsonrpc: '2.0', id, method: 'initializ
 const callEcho = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'hello' } } })
 const callStream = JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'stream', arguments: {}, _meta: { progressToken: 'p' } } })
 const listTools = JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'tools/list' })
+const MODERN = '2026-07-28'
+const modernMeta = { 'io.modelcontextprotocol/protocolVersion': MODERN, 'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} }
+const callEchoModern = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'hello' }, _meta: modernMeta } })
+const modernHeaders = { accept: ACC, 'content-type': 'application/json', 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': 'echo' }
 
 async function startTarget (kind, env = {}) {
   const nodeArgs = profile ? ['--cpu-prof', `--cpu-prof-dir=${here}profiles`, `--cpu-prof-name=${kind}-${Date.now()}.cpuprofile`] : []
-  if (process.env.BENCH_PRELOAD) nodeArgs.push('--require', process.env.BENCH_PRELOAD)
+  if (process.env.BENCH_NODE_ARGS) nodeArgs.push(...process.env.BENCH_NODE_ARGS.split(' '))
   if (heapProfile) nodeArgs.push('--heap-prof', `--heap-prof-dir=${here}profiles`, `--heap-prof-name=${kind}-${Date.now()}.heapprofile`, '--heap-prof-interval=32768')
   const child = spawn(process.execPath, [...nodeArgs, `${here}server.mjs`, kind], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
@@ -129,6 +133,8 @@ await scenario('initialize + first call', 'ours', async (url) => await cannon({
     { method: 'POST', body: callEcho, setupRequest: (req, context) => ({ ...req, headers: { accept: ACC, 'content-type': 'application/json', 'mcp-protocol-version': PV, 'mcp-session-id': context.sid } }) }
   ]
 }))
+await scenario('tools/call, 2026-07-28 (no session)', 'ours', async (url) => await cannon({ url, headers: modernHeaders, body: callEchoModern }))
+await scenario('tools/call, 2026-07-28, ES256 JWT (JWKS)', 'ours-jwt', async (url) => await cannon({ url, headers: { ...modernHeaders, authorization: `Bearer ${token}` }, body: callEchoModern }), { BENCH_ISSUER: issuer, BENCH_AUDIENCE: audience, BENCH_JWKS_URL: `${issuer}/jwks` })
 if (await redisReachable()) {
   await scenario('tools/call, open session, Redis store', 'ours-redis', sessionCall(callEcho))
 } else {
@@ -140,6 +146,7 @@ for (const peer of ['sdk-v1-node-http', 'sdk-v2-fastify', 'fastify-mcp-npm']) {
   await scenario('tools/call, open session', peer, sessionCall(callEcho))
   await scenario('tools/list, 50 tools', peer, sessionCall(listTools))
 }
+await scenario('tools/call, 2026-07-28 (no session)', 'sdk-v2-modern', async (url) => await cannon({ url, headers: modernHeaders, body: callEchoModern }))
 
 await scenario('bare Fastify JSON POST', 'bare', async (url) => await cannon({ url, headers: { 'content-type': 'application/json' }, body: callEcho }))
 await idpApp.close()

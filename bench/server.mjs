@@ -128,6 +128,28 @@ async function sdkV2Fastify () {
   await listenFastify(app)
 }
 
+/** The SDK v2 entry point for 2026-07-28 (`createMcpHandler`, a fresh server per request) mounted in Fastify. */
+async function sdkV2Modern () {
+  const { McpServer, createMcpHandler } = await import('@modelcontextprotocol/server')
+  const make = () => {
+    const server = new McpServer({ name: 'bench', version: '1.0.0' })
+    server.registerTool('echo', { description: 'Echo', inputSchema: z.object({ text: z.string() }) }, async ({ text }) => ({ content: [{ type: 'text', text }] }))
+    for (let i = 2; i < TOOL_COUNT; i++) server.registerTool(`tool_${i}`, { description: `Tool number ${i}`, inputSchema: z.object({ q: z.string(), n: z.number().optional() }) }, async () => ({ content: [{ type: 'text', text: 'x' }] }))
+    return server
+  }
+  const handler = createMcpHandler(make, { legacy: 'reject' })
+  const app = Fastify({ logger: false })
+  app.post('/mcp', async (request, reply) => {
+    const headers = new Headers()
+    for (const [k, v] of Object.entries(request.headers)) if (typeof v === 'string') headers.set(k, v)
+    const response = await handler.fetch(new Request(`http://${request.headers.host}${request.url}`, { method: 'POST', headers }), { parsedBody: request.body })
+    reply.code(response.status)
+    response.headers.forEach((v, k) => reply.header(k, v))
+    return reply.send(response.body === null ? '' : Buffer.from(await response.arrayBuffer()))
+  })
+  await listenFastify(app)
+}
+
 async function fastifyMcpNpm () {
   const { McpServer } = await import('@modelcontextprotocol/sdk/server/mcp.js')
   const { streamableHttp, Sessions } = await import('fastify-mcp')
@@ -150,7 +172,8 @@ const targets = {
   'ours-redis': () => ours('redis'),
   'sdk-v1-node-http': sdkV1,
   'sdk-v2-fastify': sdkV2Fastify,
-  'fastify-mcp-npm': fastifyMcpNpm
+  'fastify-mcp-npm': fastifyMcpNpm,
+  'sdk-v2-modern': sdkV2Modern
 }
 
 const target = targets[kind]

@@ -232,22 +232,33 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
         maxAge: 600
       })
     }
-    child.addHook('onRequest', hostOriginGuard(options.allowedHosts, options.allowedOrigins))
-    if (auth !== null) child.addHook('onRequest', auth.authenticate)
-    if (auth !== null && modern !== null) {
-      // 2026-07-28 requests name their target in headers: a forbidden call is refused before its body is read
-      // (the body is checked against the headers, and its scopes again, once parsed).
-      const check = auth.scopeCheck
-      child.addHook('onRequest', function mcpHeaderScopes (request, _reply, done) {
-        const target = request.method === 'POST' ? preParseTarget(request) : null
-        try {
-          if (target !== null) check(request, target.method, target.params)
-          done()
-        } catch (err) {
-          done(err as Error)
+    // One hook for what every MCP request passes first: Host/Origin, then the bearer token (answered
+    // from the cache without a promise when it was verified before), then, for 2026-07-28 requests, the
+    // scopes of the target named in Mcp-Name (refused before the body is read).
+    const guard = hostOriginGuard(options.allowedHosts, options.allowedOrigins)
+    const headerScopes = auth !== null && modern !== null
+      ? (request: FastifyRequest): void => {
+          const target = request.method === 'POST' ? preParseTarget(request) : null
+          if (target !== null) auth.scopeCheck(request, target.method, target.params)
         }
-      })
-    }
+      : null
+    child.addHook('onRequest', function mcpOnRequest (request, _reply, done) {
+      try {
+        guard(request)
+        const pending = auth === null ? null : auth.authenticate(request)
+        if (pending === null) {
+          headerScopes?.(request)
+          done()
+          return
+        }
+        pending.then(() => {
+          headerScopes?.(request)
+          done()
+        }).catch(done)
+      } catch (err) {
+        done(err as Error)
+      }
+    })
     if (options.rateLimit !== false) {
       const { default: rateLimit } = await import('@fastify/rate-limit')
       await child.register(rateLimit, {

@@ -334,3 +334,18 @@ t.test('the 2026 side rejects bodies with a JSON-RPC error, and batches that mix
   const batch = await post(app, { body: [req(1, 'tools/list').body, req(2, 'tools/list').body], headers: req(0, 'tools/list').headers })
   t.match([batch.status, batch.json?.error?.code], [400, -32600])
 })
+
+t.test('subscriptions/listen is bounded per instance: over modern.maxSubscriptions → 503 with Retry-After', async (t) => {
+  const app = await modernApp(t, { modern: { maxSubscriptions: 1 } })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/mcp`
+  const r = req(1, 'subscriptions/listen', { notifications: { toolsListChanged: true } })
+  const ac = new AbortController()
+  const first = await fetch(url, { method: 'POST', headers: r.headers, body: JSON.stringify(r.body), signal: ac.signal })
+  t.equal(first.status, 200)
+  const second = await fetch(url, { method: 'POST', headers: r.headers, body: JSON.stringify({ ...r.body, id: 2 }) })
+  t.equal(second.status, 503)
+  t.ok(second.headers.get('retry-after'))
+  t.match(await second.json(), { id: 2, error: { message: /subscription limit/ } })
+  ac.abort()
+})

@@ -4,10 +4,14 @@ import { z } from 'zod'
 import { FST_MCP_FORBIDDEN, FST_MCP_UNAUTHORIZED, FST_MCP_UNAVAILABLE } from '../errors.js'
 import type { McpRegistry } from '../registry/registry.js'
 import { TokenError, type AuthOptions, type TokenVerifier } from './types.js'
-import { cachedVerifier, canonicalResource, jwtVerifier } from './verifiers.js'
+import { canonicalResource, jwtVerifier, TokenCache } from './verifiers.js'
 
 export interface AuthSetup {
-  authenticate: (request: FastifyRequest) => Promise<void>
+  /**
+   * Verifies the bearer token and sets `request.mcpAuth`; throws the 401. Returns null when it is done
+   * (a token verified before is answered from the cache without a promise), else the pending verification.
+   */
+  authenticate: (request: FastifyRequest) => Promise<void> | null
   scopeCheck: (request: FastifyRequest, method: string, params: unknown) => void
   close: () => Promise<void>
 }
@@ -48,8 +52,8 @@ export async function setupAuth (app: FastifyInstance, o: AuthOptions, registry:
   const metadataUrl = resourceMetadataUrl(resource)
   const realm = o.realm ?? 'mcp'
   const baseline = o.baselineScopes ?? []
-  const inner = o.verifier ?? jwtVerifier(o, (msg) => { app.log.warn(msg) })
-  const verifier: TokenVerifier = cachedVerifier(inner, o.cacheSize ?? 10_000)
+  const verifier: TokenVerifier = o.verifier ?? jwtVerifier(o, (msg) => { app.log.warn(msg) })
+  const cache = new TokenCache(o.cacheSize ?? 10_000)
 
   function challenge (params: { error?: string, description?: string, scope?: string[] }): string {
     const parts = [`realm=${quote(realm)}`]
@@ -67,8 +71,8 @@ export async function setupAuth (app: FastifyInstance, o: AuthOptions, registry:
     })
   }
 
-  async function authenticate (request: FastifyRequest): Promise<void> {
-    if (request.method === 'OPTIONS') return
+  function authenticate (request: FastifyRequest): Promise<void> | null {
+    if (request.method === 'OPTIONS') return null
     const header = request.headers.authorization
     if (header === undefined || header === '') {
       const inQuery = typeof request.query === 'object' && request.query !== null && 'access_token' in request.query
@@ -79,15 +83,23 @@ export async function setupAuth (app: FastifyInstance, o: AuthOptions, registry:
       if (/^bearer\b/i.test(header)) throw unauthorized('the bearer token is malformed', 'invalid_token')
       throw unauthorized('only the Bearer scheme is accepted')
     }
-    try {
-      request.mcpAuth = await verifier.verify(m[1] as string)
-    } catch (err) {
+    const token = m[1] as string
+    const key = cache.key(token)
+    const hit = cache.get(key)
+    if (hit !== undefined) {
+      request.mcpAuth = hit
+      return null
+    }
+    return verifier.verify(token).then((caller) => {
+      cache.set(key, caller)
+      request.mcpAuth = caller
+    }, (err: unknown) => {
       if (err instanceof TokenError && err.unavailable) {
         request.log.warn({ err: { message: err.message } }, 'mcp: token verification unavailable')
         throw new FST_MCP_UNAVAILABLE('the token cannot be verified right now')
       }
       throw unauthorized(err instanceof TokenError ? err.message : 'the token is invalid', 'invalid_token')
-    }
+    })
   }
 
   function scopeCheck (request: FastifyRequest, method: string, params: unknown): void {

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto'
+import { createHash, createPublicKey, hash, type KeyObject } from 'node:crypto'
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -41,11 +41,11 @@ function isLoopbackHost (hostname: string): boolean {
 }
 
 /** Bounded cache of verified tokens, keyed by their SHA-256, kept until expiry. */
-class TokenCache {
+export class TokenCache {
   readonly #max: number
   readonly #map = new Map<string, McpCaller>()
   constructor (max: number) { this.#max = max }
-  key (token: string): string { return createHash('sha256').update(token).digest('base64url') }
+  key (token: string): string { return hash('sha256', token, 'base64url') }
   get (key: string): McpCaller | undefined {
     const hit = this.#map.get(key)
     if (hit === undefined) return undefined
@@ -176,22 +176,6 @@ function describe (err: InstanceType<typeof joseErrors.JOSEError>): string {
   }
 }
 
-/** Wraps a verifier with a bounded cache of verified tokens (until each token's expiry). */
-export function cachedVerifier (inner: TokenVerifier, size: number): TokenVerifier {
-  if (size <= 0) return inner
-  const cache = new TokenCache(size)
-  return {
-    async verify (token) {
-      const key = cache.key(token)
-      const hit = cache.get(key)
-      if (hit !== undefined) return hit
-      const caller = await inner.verify(token)
-      cache.set(key, caller)
-      return caller
-    },
-    close: inner.close
-  }
-}
 
 export interface IntrospectionOptions {
   /** RFC 7662 endpoint (https, or http on loopback). */

@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyRequest } from 'fastify'
 import { FST_MCP_BAD_HOST, FST_MCP_BAD_ORIGIN, FST_MCP_BAD_PROTOCOL_VERSION, FST_MCP_NOT_ACCEPTABLE } from '../errors.js'
 import { SUPPORTED_VERSIONS } from '../live/hub.js'
 
@@ -18,22 +18,28 @@ function hostnameOf (host: string): string {
   return colon === -1 ? host : host.slice(0, colon)
 }
 
+const LOOPBACK_SOCKET = Symbol('fastify-mcp.loopbackSocket')
+
+/** Whether the connection arrived on a loopback address (asked of the socket once, not per request). */
+function onLoopback (socket: FastifyRequest['socket']): boolean {
+  const s = socket as typeof socket & { [LOOPBACK_SOCKET]?: boolean }
+  s[LOOPBACK_SOCKET] ??= isLoopbackAddress(socket.localAddress)
+  return s[LOOPBACK_SOCKET]
+}
+
 /**
- * DNS-rebinding protection: checks `Host` and `Origin` before anything else runs.
+ * DNS-rebinding protection: checks `Host` and `Origin` before anything else runs (throws 403).
  * On a loopback socket only loopback names pass unless allowlists say otherwise.
  */
-export function hostOriginGuard (allowedHosts: string[] | null, allowedOrigins: string[] | null) {
-  return function mcpHostOriginGuard (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
-    const loopback = isLoopbackAddress(request.socket.localAddress)
+export function hostOriginGuard (allowedHosts: string[] | null, allowedOrigins: string[] | null): (request: FastifyRequest) => void {
+  return function mcpHostOriginGuard (request: FastifyRequest): void {
+    const loopback = onLoopback(request.socket)
     const host = (request.headers.host ?? '').toLowerCase()
     const hostname = hostnameOf(host)
     const hostOk = allowedHosts !== null
       ? allowedHosts.includes(host) || allowedHosts.includes(hostname)
       : !loopback || LOOPBACK_NAMES.has(hostname)
-    if (!hostOk) {
-      done(new FST_MCP_BAD_HOST(host === '' ? '(none)' : host))
-      return
-    }
+    if (!hostOk) throw new FST_MCP_BAD_HOST(host === '' ? '(none)' : host)
     const origin = request.headers.origin
     if (origin !== undefined) {
       const o = origin.toLowerCase()
@@ -42,12 +48,8 @@ export function hostOriginGuard (allowedHosts: string[] | null, allowedOrigins: 
       else if (loopback) {
         try { ok = LOOPBACK_NAMES.has(new URL(o).hostname) } catch { ok = false }
       }
-      if (!ok) {
-        done(new FST_MCP_BAD_ORIGIN(origin))
-        return
-      }
+      if (!ok) throw new FST_MCP_BAD_ORIGIN(origin)
     }
-    done()
   }
 }
 

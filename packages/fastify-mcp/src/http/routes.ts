@@ -150,20 +150,26 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
     return b
   }
 
-  async function initialize (request: FastifyRequest, reply: FastifyReply, message: JSONRPCMessage & { id: RequestId }): Promise<FastifyReply> {
+  async function initialize (request: FastifyRequest, reply: FastifyReply, message: JSONRPCMessage & { id: RequestId }): Promise<void> {
     if (header(request, 'mcp-session-id') !== undefined) throw new FST_MCP_ALREADY_INITIALIZED()
     if (await store.count() >= options.maxSessions) throw new FST_MCP_TOO_MANY_SESSIONS()
     const { live, response } = await hub.initialize(message, principalOf(request.mcpAuth))
     reply.header('content-type', 'application/json')
-    if (live === null) return await reply.send(JSON.stringify(response))
+    if (live === null) {
+      reply.send(JSON.stringify(response))
+      return
+    }
     if (!await hub.adopt(live, options.maxSessions)) throw new FST_MCP_TOO_MANY_SESSIONS()
     request.mcpSession = live.record
-    return await reply.header('mcp-session-id', live.record.id).send(JSON.stringify(response))
+    reply.header('mcp-session-id', live.record.id).send(JSON.stringify(response))
   }
 
-  async function stateless (request: FastifyRequest, reply: FastifyReply, messages: Msg[], batch: boolean): Promise<FastifyReply> {
+  async function stateless (request: FastifyRequest, reply: FastifyReply, messages: Msg[], batch: boolean): Promise<void> {
     const requests = messages.filter((m) => 'method' in m && 'id' in m) as Array<JSONRPCMessage & { id: RequestId }>
-    if (requests.length === 0) return await reply.code(202).send()
+    if (requests.length === 0) {
+      reply.code(202).send()
+      return
+    }
     const transport = new SessionTransport(hub, undefined)
     const ex = new Exchange(hub, reply, { sessionId: null, protocolVersion: '2025-03-26', requestIds: requests.map((r) => r.id), batch })
     const server = hub.registry.createServer({
@@ -176,7 +182,6 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
     const b = binding(request, null, ex)
     for (const m of messages) transport.receive(m as unknown as JSONRPCMessage, 'id' in m && 'method' in m ? ex : null, b)
     ex.done.finally(() => { server.close().catch(() => {}) }).catch(() => {})
-    return reply
   }
 
   /**
@@ -237,7 +242,16 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
     return true
   }
 
-  app.post(options.path, { bodyLimit: options.bodyLimit }, async function mcpPost (request, reply) {
+  // A plain handler that starts the async work: an async handler resolving with (or awaiting) the
+  // reply makes Fastify wait on the response stream (Reply.then), which measurably slows every call.
+  app.post(options.path, { bodyLimit: options.bodyLimit }, function mcpPost (request, reply) {
+    post(request, reply).catch((err: unknown) => {
+      if (!reply.sent && !reply.raw.headersSent) reply.send(err as Error)
+      else request.log.error({ err }, 'mcp: a request failed after its response started')
+    })
+  })
+
+  async function post (request: FastifyRequest, reply: FastifyReply): Promise<void> {
     requireAccept(request, ['application/json', 'text/event-stream'])
     const body = request.body
     if (deps.modern !== null) {
@@ -248,7 +262,7 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
           deps.scopeCheck(request, m.method, m.params)
         }
         await deps.modern.handle(request, reply, outcome)
-        return reply
+        return
       }
       if (options.eras === 'modern') {
         throw rpcError(new FST_MCP_UNSUPPORTED_VERSION('this endpoint serves only 2026-07-28 (requests carry params._meta with the protocol version; there is no initialize)'), {
@@ -272,14 +286,18 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
     }
     if (options.stateless) {
       checkProtocolVersion(request)
-      return await stateless(request, reply, messages, batch)
+      await stateless(request, reply, messages, batch)
+      return
     }
-    if (init !== -1) return await initialize(request, reply, messages[0] as unknown as JSONRPCMessage & { id: RequestId })
+    if (init !== -1) {
+      await initialize(request, reply, messages[0] as unknown as JSONRPCMessage & { id: RequestId })
+      return
+    }
 
     const record = await lookup(request)
     if (batch && record.protocolVersion !== '2025-03-26') throw new FST_MCP_INVALID_REQUEST('batches are accepted only in sessions negotiated at 2025-03-26')
     const live = await hub.live(record)
-    if (!batch && kinds[0] === 'request' && lean(request, reply, live, messages[0] as Msg)) return reply
+    if (!batch && kinds[0] === 'request' && lean(request, reply, live, messages[0] as Msg)) return
     const requests: Array<JSONRPCMessage & { id: RequestId }> = []
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i] as unknown as JSONRPCMessage & { id: RequestId }
@@ -287,7 +305,10 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
       else if (kinds[i] === 'notification') await hub.notify(live, m)
       else requests.push(m)
     }
-    if (requests.length === 0) return await reply.code(202).send()
+    if (requests.length === 0) {
+      reply.code(202).send()
+      return
+    }
     const ex = new Exchange(hub, reply, { sessionId: record.id, protocolVersion: record.protocolVersion, requestIds: requests.map((r) => r.id), batch })
     const b = binding(request, live, ex)
     for (const r of requests) {
@@ -300,8 +321,7 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
       }
       live.transport.receive(r, ex, b)
     }
-    return reply
-  })
+  }
 
   app.get(options.path, async function mcpGet (request, reply) {
     if (options.stateless || options.eras === 'modern') throw new FST_MCP_METHOD_NOT_ALLOWED('this endpoint is stateless and offers no GET stream')

@@ -146,7 +146,7 @@ export class ModernEndpoint {
     }
     if (outcome.messageKind === 'notification') {
       // This revision defines no client notifications over HTTP (cancellation is closing the stream).
-      await reply.code(202).send()
+      reply.code(202).send()
       return
     }
     const m = outcome.message as { id: RequestId, method: string, params?: Record<string, unknown> }
