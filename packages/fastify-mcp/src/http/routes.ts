@@ -20,7 +20,8 @@ import { SessionTransport } from '../live/transport.js'
 import { classifyInboundRequest, ProtocolError, type InboundClassificationOutcome } from '@modelcontextprotocol/server'
 import type { ModernEndpoint } from '../modern/endpoint.js'
 import { META, MODERN_VERSIONS } from '../modern/protocol.js'
-import { withoutKey, type RequestBinding, type RequestIO } from '../registry/registry.js'
+import type { RequestBinding } from '../registry/registry.js'
+import { SessionCall } from '../live/call.js'
 import type { McpCaller } from '../registry/types.js'
 import type { McpPrincipal, SessionRecord } from '../session/types.js'
 import type { ResolvedOptions } from '../options.js'
@@ -66,8 +67,6 @@ function header (request: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v
 }
 
-const LOG_SEVERITY: Record<string, number> = { debug: 0, info: 1, notice: 2, warning: 3, error: 4, critical: 5, alert: 6, emergency: 7 }
-
 function errorResponse (id: RequestId, err: unknown): JSONRPCMessage {
   const code = err instanceof ProtocolError ? err.code : RPC.INTERNAL_ERROR
   const message = err instanceof ProtocolError ? err.message : 'Internal error'
@@ -99,6 +98,14 @@ function eraOf (request: FastifyRequest, body: unknown): Exclude<InboundClassifi
   const pv = header(request, 'mcp-protocol-version')
   const claims = Array.isArray(body) ? body.some(claimsModern) : claimsModern(body)
   if (!claims && (pv === undefined || !DATE.test(pv) || pv < (MODERN_VERSIONS[0] as string))) return null
+  // The usual case — one well-formed request whose headers agree with a served revision — needs none of
+  // the classifier's (schema-based) rungs; anything else gets its exact verdict.
+  const m = body as { id?: unknown, method?: unknown, params?: { _meta?: Record<string, unknown> } }
+  if (!Array.isArray(body) && pv !== undefined && MODERN_VERSIONS.includes(pv) && m.params?._meta?.[META.protocolVersion] === pv &&
+    typeof m.method === 'string' && header(request, 'mcp-method') === m.method && (body as { jsonrpc?: unknown }).jsonrpc === '2.0' &&
+    (typeof m.id === 'string' || (typeof m.id === 'number' && Number.isInteger(m.id)))) {
+    return { kind: 'modern', messageKind: 'request', message: body as never, classification: { era: 'modern', revision: pv } }
+  }
   const outcome = classifyInboundRequest({
     httpMethod: 'POST',
     protocolVersionHeader: pv,
@@ -216,28 +223,12 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
       json(errorResponse(id, new ProtocolError(RPC.INVALID_PARAMS, 'Invalid params: tools/call needs a string "name" and an object "arguments"')))
       return true
     }
-    const record = live.record
-    const ex = new Exchange(hub, reply, { sessionId: record.id, protocolVersion: record.protocolVersion, requestIds: [id], batch: false })
-    const signal = live.transport.track(id, ex)
-    const send = async (n: { method: string, params?: Record<string, unknown> }): Promise<void> => { await ex.message({ jsonrpc: '2.0', ...n } as JSONRPCMessage) }
-    const io: RequestIO = {
-      id,
-      method,
-      meta: params._meta as Record<string, unknown> | undefined,
-      get signal () { return signal() },
-      notify: send,
-      log: async (level, data, logger) => {
-        const min = record.logLevel
-        if (min !== null && (LOG_SEVERITY[level] ?? 0) < (LOG_SEVERITY[min] ?? 0)) return
-        await send({ method: 'notifications/message', params: logger === undefined ? { level, data } : { level, data, logger } })
-      },
-      elicit: async (p, o) => await live.server.elicitInput(p, { ...withoutKey(o), relatedRequestId: id }),
-      sample: async (p, o) => await live.server.createMessage(p, { ...withoutKey(o), relatedRequestId: id }) as never,
-      roots: async (o) => await live.server.listRoots(undefined, { ...withoutKey(o), relatedRequestId: id })
-    }
-    hub.registry.callTool(name, args, hub.registry.context(io, binding(request, live, ex)), hub.enforceScopes)
+    const call = new SessionCall(hub, reply, live, id, method, params._meta as Record<string, unknown> | undefined)
+    live.transport.track(call)
+    const b: RequestBinding = { session: live.info, caller: request.mcpAuth, request, closeStream: () => { call.closeStream() } }
+    hub.registry.callTool(name, args, hub.registry.context(call, b), hub.enforceScopes)
       .then((result): JSONRPCMessage => ({ jsonrpc: '2.0', id, result }), (err: unknown) => errorResponse(id, err))
-      .then(async (response) => { if (live.transport.untrack(id)) await ex.respond(response) })
+      .then(async (response) => { if (live.transport.untrack(call)) await call.respond(response) })
       .catch((err: unknown) => { request.log.error({ err }, 'mcp: could not deliver a response') })
     return true
   }

@@ -4,13 +4,23 @@ import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/server'
 import { SseConnection } from '../http/sse.js'
 import type { Hub } from './hub.js'
 
+/** Where the SDK transport sends what belongs to a request in flight: related messages, its response. */
+export interface Responder {
+  message: (message: JSONRPCMessage) => Promise<void>
+  respond: (message: JSONRPCMessage, status?: number) => Promise<void>
+  /** The request was cancelled: it gets no response. */
+  abandon: (id: RequestId) => void
+  /** The session went away: answer with an HTTP error if nothing was sent yet. */
+  fail: (status: number, code: number, message: string) => void
+}
+
 /**
  * One POST carrying one request (or a 2025-03-26 batch of them): answers with a single JSON body when
  * the handler sends nothing before its result, and upgrades to an SSE stream the moment it does
  * (progress, logs, server-to-client requests). After the connection closes — client disconnect or
  * `closeStream()` — the stream lives on in the event store and can be resumed with GET + Last-Event-ID.
  */
-export class Exchange {
+export class Exchange implements Responder {
   readonly #hub: Hub
   readonly #reply: FastifyReply
   readonly #sessionId: string | null
@@ -36,9 +46,13 @@ export class Exchange {
     this.#batch = options.batch
     this.#pending = new Set(options.requestIds)
     this.done = new Promise((resolve) => { this.#resolveDone = resolve })
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableFinished) this.#detach()
-    })
+    // Made lazily by a call, an exchange can begin after its client went away.
+    if (reply.raw.destroyed) this.#detach()
+    else {
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) this.#detach()
+      })
+    }
   }
 
   /** Whether this exchange waits for the response to `id`. */

@@ -7,7 +7,8 @@ import type {
   TransportSendOptions
 } from '@modelcontextprotocol/server'
 import type { RequestBinding } from '../registry/registry.js'
-import type { Exchange } from './exchange.js'
+import type { Call } from './call.js'
+import type { Exchange, Responder } from './exchange.js'
 
 /** Where a transport sends what belongs to no in-flight request of its own. */
 export interface TransportHost {
@@ -40,9 +41,9 @@ export class SessionTransport implements Transport {
   onerror?: ((error: Error) => void) | undefined
 
   readonly #host: TransportHost
-  readonly #inflight = new Map<RequestId, Exchange>()
-  /** Requests served by the plugin's lean path (not dispatched through the SDK), with their signal once asked for. */
-  readonly #lean = new Map<RequestId, { controller: AbortController | null }>()
+  readonly #inflight = new Map<RequestId, Responder>()
+  /** Requests served by the plugin's lean path (not dispatched through the SDK). */
+  readonly #lean = new Map<RequestId, Call>()
   readonly #outbound = new Map<string, RequestId>()
   #outboundSeq = 0
   #captures = new Map<RequestId, (m: JSONRPCMessage) => void>()
@@ -101,8 +102,7 @@ export class SessionTransport implements Transport {
       const lean = this.#lean.get(cancelled.params.requestId)
       if (lean !== undefined) {
         this.#lean.delete(cancelled.params.requestId)
-        lean.controller ??= new AbortController()
-        lean.controller.abort(new Error('cancelled by the client'))
+        lean.abort(new Error('cancelled by the client'))
         return
       }
     }
@@ -118,22 +118,18 @@ export class SessionTransport implements Transport {
     this.onmessage?.(message, extra)
   }
 
-  /** Registers a request the plugin serves itself; related messages go to `exchange`, cancellation aborts the signal. */
-  track (id: RequestId, exchange: Exchange): () => AbortSignal {
-    const entry: { controller: AbortController | null } = { controller: null }
-    this.#inflight.set(id, exchange)
-    this.#lean.set(id, entry)
-    // Most calls never look at their signal: make it on first use.
-    return () => {
-      entry.controller ??= new AbortController()
-      return entry.controller.signal
-    }
+  /** Registers a request the plugin serves itself: related messages go to it, cancellation aborts it. */
+  track (call: Call): void {
+    this.#inflight.set(call.id, call)
+    this.#lean.set(call.id, call)
   }
 
   /** Ends a lean request: false when it was cancelled meanwhile (then no response may be sent). */
-  untrack (id: RequestId): boolean {
-    this.#inflight.delete(id)
-    return this.#lean.delete(id)
+  untrack (call: Call): boolean {
+    if (this.#lean.get(call.id) !== call) return false
+    this.#inflight.delete(call.id)
+    this.#lean.delete(call.id)
+    return true
   }
 
   /** A client's answer to a server-to-client request: true when this transport sent that request. */
@@ -154,7 +150,7 @@ export class SessionTransport implements Transport {
 
   /** Fails every exchange still waiting here. */
   failAll (status: number, code: number, text: string): void {
-    const seen = new Set<Exchange>()
+    const seen = new Set<Responder>()
     for (const ex of this.#inflight.values()) {
       if (seen.has(ex)) continue
       seen.add(ex)

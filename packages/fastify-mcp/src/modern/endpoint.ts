@@ -11,15 +11,13 @@ import {
   type SubscriptionFilter
 } from '@modelcontextprotocol/server'
 import { FST_MCP_BAD_REQUEST, FST_MCP_INVALID_PARAMS, FST_MCP_METHOD_NOT_FOUND, FST_MCP_UNAVAILABLE, RPC, rpcError } from '../errors.js'
-import { Exchange } from '../live/exchange.js'
+import { Call, logPasses } from '../live/call.js'
 import type { Hub } from '../live/hub.js'
 import { InputRequiredSignal } from '../registry/input.js'
-import type { McpRegistry, RequestBinding, RequestIO } from '../registry/registry.js'
+import type { McpRegistry, RequestBinding } from '../registry/registry.js'
 import type { InputOptions, McpCaller, McpContext } from '../registry/types.js'
 import { InputRound, InputStates } from './input.js'
 import { checkHeaders, META, MODERN_VERSIONS, nameOf, readEnvelope, type Envelope } from './protocol.js'
-
-const SEVERITY: Record<string, number> = { debug: 0, info: 1, notice: 2, warning: 3, error: 4, critical: 5, alert: 6, emergency: 7 }
 
 /** Methods whose results carry caching hints (`ttlMs`, `cacheScope`). */
 const CACHEABLE = new Set(['server/discover', 'tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'resources/read'])
@@ -54,50 +52,29 @@ function errorBody (id: RequestId, err: ProtocolError): JSONRPCMessage {
   return { jsonrpc: '2.0', id, error }
 }
 
-/**
- * One 2026-07-28 request being served: the handler's I/O (progress and logs upgrade the reply to a
- * per-request SSE stream; input requests go through the call's {@link InputRound}) and its reply.
- */
-class ModernCall implements RequestIO {
-  readonly id: RequestId
-  readonly method: string
-  readonly meta: Record<string, unknown>
-  readonly #hub: Hub
-  readonly #reply: FastifyReply
+/** A 2026-07-28 call: no session; cancelled by closing the connection; input requests go through its round. */
+class ModernCall extends Call {
   readonly #logLevel: LoggingLevel | null
   round: InputRound | null = null
-  #exchange: Exchange | null = null
-  #controller: AbortController | null = null
 
   constructor (hub: Hub, reply: FastifyReply, id: RequestId, method: string, meta: Record<string, unknown>, logLevel: LoggingLevel | null) {
-    this.#hub = hub
-    this.#reply = reply
-    this.id = id
-    this.method = method
-    this.meta = meta
+    super(hub, reply, id, method, meta)
     this.#logLevel = logLevel
   }
 
-  /** Fires when the client closes the connection (the 2026 way to cancel). Made on first use. */
-  get signal (): AbortSignal {
-    if (this.#controller === null) {
-      const controller = new AbortController()
-      this.#controller = controller
-      const raw = this.#reply.raw
-      if (raw.destroyed) controller.abort(new Error('the client closed the connection'))
-      else raw.once('close', () => { if (!raw.writableFinished) controller.abort(new Error('the client closed the connection')) })
-    }
-    return this.#controller.signal
+  protected stream (): { sessionId: null, protocolVersion: string } {
+    return { sessionId: null, protocolVersion: MODERN_VERSIONS[0] as string }
   }
 
-  notify = async (n: { method: string, params?: Record<string, unknown> }): Promise<void> => {
-    this.#exchange ??= new Exchange(this.#hub, this.#reply, { sessionId: null, protocolVersion: MODERN_VERSIONS[0] as string, requestIds: [this.id], batch: false })
-    await this.#exchange.message({ jsonrpc: '2.0', ...n } as JSONRPCMessage)
+  protected override watch (controller: AbortController): void {
+    const raw = this.reply.raw
+    if (raw.destroyed) controller.abort(new Error('the client closed the connection'))
+    else raw.once('close', () => { if (!raw.writableFinished) controller.abort(new Error('the client closed the connection')) })
   }
 
   /** Logs go out only when the request asked for them, at or above the level it named. */
-  log = async (level: LoggingLevel, data: unknown, logger?: string): Promise<void> => {
-    if (this.#logLevel === null || (SEVERITY[level] ?? 0) < (SEVERITY[this.#logLevel] ?? 0)) return
+  log: McpContext['log'] = async (level, data, logger) => {
+    if (this.#logLevel === null || !logPasses(level, this.#logLevel)) return
     await this.notify({ method: 'notifications/message', params: logger === undefined ? { level, data } : { level, data, logger } })
   }
 
@@ -112,16 +89,6 @@ class ModernCall implements RequestIO {
   elicit: McpContext['elicit'] = async (params, options) => await this.#ask('elicitation/create', params as unknown as Record<string, unknown>, options)
   sample: McpContext['sample'] = async (params, options) => await this.#ask('sampling/createMessage', params as unknown as Record<string, unknown>, options)
   roots: McpContext['roots'] = async (options) => await this.#ask('roots/list', {}, options)
-
-  /** Sends the response: a JSON body (with `status`), or the last event of the stream opened by a notification. */
-  async respond (message: JSONRPCMessage, status = 200): Promise<void> {
-    if (this.#exchange === null) {
-      if (this.#reply.raw.destroyed) return
-      this.#reply.code(status).header('content-type', 'application/json').send(JSON.stringify(message))
-      return
-    }
-    await this.#exchange.respond(message, status)
-  }
 }
 
 /**
