@@ -82,16 +82,9 @@ export class Hub implements TransportHost {
     this.listeners = new Listeners(options.serverInfo, options.keepAliveMs)
   }
 
-  /** Counts a sessionless call until the returned function is called. */
-  beginCall (): () => void {
-    this.#calls++
-    let ended = false
-    return () => {
-      if (ended) return
-      ended = true
-      this.#calls--
-    }
-  }
+  /** Counts sessionless calls running here (the shutdown drain waits for them). */
+  callStarted (): void { this.#calls++ }
+  callEnded (): void { this.#calls-- }
 
   async start (): Promise<void> {
     this.#unsubscribe = await this.#o.bus.subscribe((m) => { this.#onBus(m) })

@@ -128,7 +128,8 @@ export class ModernEndpoint {
       return
     }
     const call = new ModernCall(this.#o.hub, reply, id, m.method, meta, envelope.logLevel)
-    const done = this.#o.hub.beginCall()
+    const hub = this.#o.hub
+    hub.callStarted()
     try {
       const result = await this.#dispatch(request, call, params, envelope)
       await call.respond({ jsonrpc: '2.0', id, result })
@@ -137,7 +138,7 @@ export class ModernEndpoint {
       if (err.code === RPC.METHOD_NOT_FOUND) throw rpcError(new FST_MCP_METHOD_NOT_FOUND(m.method), { code: RPC.METHOD_NOT_FOUND, id })
       await call.respond(errorBody(id, err), err.code === RPC.MISSING_CLIENT_CAPABILITY ? 400 : 200)
     } finally {
-      done()
+      hub.callEnded()
     }
   }
 
@@ -154,22 +155,11 @@ export class ModernEndpoint {
     }
     const ctx = (): McpContext => registry.context(call, binding)
     const caps = registry.capabilities()
-    const cursor = (): string | undefined => {
-      const c = params.cursor
-      if (c !== undefined && typeof c !== 'string') throw new ProtocolError(RPC.INVALID_PARAMS, 'Invalid params: "cursor" must be a string')
-      return c
+    if (MAY_ASK.has(method)) {
+      call.round = params.requestState === undefined && params.inputResponses === undefined
+        ? new InputRound(NONE, NONE, envelope.clientCapabilities)
+        : await this.#round(request, call, params, envelope.clientCapabilities)
     }
-    const string = (name: string): string => {
-      const v = params[name]
-      if (typeof v !== 'string') throw new ProtocolError(RPC.INVALID_PARAMS, `Invalid params: "${name}" must be a string`)
-      return v
-    }
-    const optionalObject = (name: string): Record<string, unknown> | undefined => {
-      const v = params[name]
-      if (v !== undefined && !isObject(v)) throw new ProtocolError(RPC.INVALID_PARAMS, `Invalid params: "${name}" must be an object`)
-      return v
-    }
-    if (MAY_ASK.has(method)) call.round = await this.#round(request, call, params, envelope.clientCapabilities)
 
     let result: Record<string, unknown>
     try {
@@ -179,32 +169,32 @@ export class ModernEndpoint {
           if (o.instructions !== undefined) result.instructions = o.instructions
           break
         case 'tools/list':
-          result = registry.listTools(binding, cursor(), { toolsList: o.toolsList })
+          result = registry.listTools(binding, cursorOf(params), { toolsList: o.toolsList })
           break
         case 'tools/call':
-          result = await registry.callTool(string('name'), optionalObject('arguments'), ctx(), o.enforceScopes)
+          result = await registry.callTool(stringParam(params, 'name'), objectParam(params, 'arguments'), ctx(), o.enforceScopes)
           break
         case 'resources/list':
           if (!registry.hasResources) throw notFound(method)
-          result = await registry.listResources(ctx(), cursor())
+          result = await registry.listResources(ctx(), cursorOf(params))
           break
         case 'resources/templates/list':
           if (!registry.hasResources) throw notFound(method)
-          result = registry.listResourceTemplates(cursor())
+          result = registry.listResourceTemplates(cursorOf(params))
           break
         case 'resources/read':
           if (!registry.hasResources) throw notFound(method)
-          result = await registry.readResource(string('uri'), ctx(), o.enforceScopes)
+          result = await registry.readResource(stringParam(params, 'uri'), ctx(), o.enforceScopes)
           break
         case 'prompts/list':
           if (!registry.hasPrompts) throw notFound(method)
-          result = registry.listPrompts(cursor())
+          result = registry.listPrompts(cursorOf(params))
           break
         case 'prompts/get': {
           if (!registry.hasPrompts) throw notFound(method)
-          const args = optionalObject('arguments')
+          const args = objectParam(params, 'arguments')
           if (args !== undefined && !Object.values(args).every((v) => typeof v === 'string')) throw new ProtocolError(RPC.INVALID_PARAMS, 'Invalid params: prompt arguments must be strings')
-          result = await registry.getPrompt(string('name'), args as Record<string, string> | undefined, ctx(), o.enforceScopes)
+          result = await registry.getPrompt(stringParam(params, 'name'), args as Record<string, string> | undefined, ctx(), o.enforceScopes)
           break
         }
         case 'completion/complete':
@@ -272,6 +262,26 @@ export class ModernEndpoint {
     const exp = request.mcpAuth?.expiresAt
     o.hub.listeners.open(reply, id, honoured, typeof exp === 'number' ? exp * 1000 : null)
   }
+}
+
+const NONE: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>
+
+function cursorOf (params: Record<string, unknown>): string | undefined {
+  const c = params.cursor
+  if (c !== undefined && typeof c !== 'string') throw new ProtocolError(RPC.INVALID_PARAMS, 'Invalid params: "cursor" must be a string')
+  return c
+}
+
+function stringParam (params: Record<string, unknown>, name: string): string {
+  const v = params[name]
+  if (typeof v !== 'string') throw new ProtocolError(RPC.INVALID_PARAMS, `Invalid params: "${name}" must be a string`)
+  return v
+}
+
+function objectParam (params: Record<string, unknown>, name: string): Record<string, unknown> | undefined {
+  const v = params[name]
+  if (v !== undefined && !isObject(v)) throw new ProtocolError(RPC.INVALID_PARAMS, `Invalid params: "${name}" must be an object`)
+  return v
 }
 
 function notFound (method: string): ProtocolError {

@@ -206,6 +206,7 @@ export class McpRegistry extends EventEmitter {
   readonly #templates = new Map<string, CompiledTemplate>()
   readonly #prompts = new Map<string, PromptDefinition>()
   #toolList: Tool[] | null = null
+  #caps: ServerCapabilities | null = null
 
   /** Declares a tool. Throws if the name is taken. */
   tool<I extends SchemaLike, O extends SchemaLike>(def: ToolDefinition<I, O>): this {
@@ -230,6 +231,7 @@ export class McpRegistry extends EventEmitter {
       validateOutput: def.output === undefined ? null : compileValidator(def.output)
     })
     this.#toolList = null
+    this.#caps = null
     this.emit('changed', 'tools')
     return this
   }
@@ -238,6 +240,7 @@ export class McpRegistry extends EventEmitter {
   resource (def: ResourceDefinition): this {
     if (this.#resources.has(def.uri)) throw new FST_MCP_DUPLICATE(`Resource "${def.uri}" is already registered`)
     this.#resources.set(def.uri, def)
+    this.#caps = null
     this.emit('changed', 'resources')
     return this
   }
@@ -246,6 +249,7 @@ export class McpRegistry extends EventEmitter {
   resourceTemplate (def: ResourceTemplateDefinition): this {
     if (this.#templates.has(def.uriTemplate)) throw new FST_MCP_DUPLICATE(`Resource template "${def.uriTemplate}" is already registered`)
     this.#templates.set(def.uriTemplate, { def, template: new UriTemplate(def.uriTemplate) })
+    this.#caps = null
     this.emit('changed', 'resources')
     return this
   }
@@ -254,6 +258,7 @@ export class McpRegistry extends EventEmitter {
   prompt (def: PromptDefinition): this {
     if (this.#prompts.has(def.name)) throw new FST_MCP_DUPLICATE(`Prompt "${def.name}" is already registered`)
     this.#prompts.set(def.name, def)
+    this.#caps = null
     this.emit('changed', 'prompts')
     return this
   }
@@ -295,6 +300,11 @@ export class McpRegistry extends EventEmitter {
 
   /** The capabilities a server built from this registry declares. */
   capabilities (): ServerCapabilities {
+    this.#caps ??= this.#capabilities()
+    return this.#caps
+  }
+
+  #capabilities (): ServerCapabilities {
     const caps: ServerCapabilities = { logging: {}, tools: { listChanged: true } }
     if (this.#resources.size > 0 || this.#templates.size > 0) {
       const subscribe = [...this.#resources.values()].some((r) => r.subscribable === true)
@@ -489,7 +499,7 @@ export class McpRegistry extends EventEmitter {
   /** Builds an SDK `Server` serving this registry. */
   createServer (options: CreateServerOptions): Server {
     const server = new Server(options.serverInfo, {
-      capabilities: this.capabilities(),
+      capabilities: structuredClone(this.capabilities()),
       ...(options.instructions === undefined ? {} : { instructions: options.instructions })
     })
     this.install(server, options)
