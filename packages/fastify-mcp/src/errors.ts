@@ -1,4 +1,5 @@
 import createError from '@fastify/error'
+import { ProtocolError, type JSONRPCMessage, type RequestId } from '@modelcontextprotocol/server'
 
 /** JSON-RPC error codes used on the wire. */
 export const RPC = {
@@ -18,6 +19,14 @@ export const RPC = {
   MISSING_CLIENT_CAPABILITY: -32021,
   UNSUPPORTED_PROTOCOL_VERSION: -32022
 } as const
+
+/** The JSON-RPC error response for a failed request: a protocol error as it is, anything else as -32603 without detail. */
+export function errorResponse (id: RequestId, err: unknown): JSONRPCMessage {
+  const code = err instanceof ProtocolError ? err.code : RPC.INTERNAL_ERROR
+  const message = err instanceof ProtocolError ? err.message : 'Internal error'
+  const data = err instanceof ProtocolError ? err.data : undefined
+  return { jsonrpc: '2.0', id, error: data === undefined ? { code, message } : { code, message, data } }
+}
 
 export interface McpHttpErrorProps { rpcCode?: number, headers?: Record<string, string> }
 

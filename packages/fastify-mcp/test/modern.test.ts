@@ -54,6 +54,7 @@ async function modernApp (t: { teardown: (fn: () => unknown) => void }, opts: Pa
     }
   })
   app.mcp.tool({ name: 'chatty', description: 'Logs at two levels', handler: async (_args, ctx) => { await ctx.log('debug', 'fine detail'); await ctx.log('warning', 'careful'); return { content: [{ type: 'text', text: 'ok' }] } } })
+  app.mcp.prompt({ name: 'broken', description: 'Fails', handler: () => { throw new Error('disk on fire') } })
   app.mcp.prompt({ name: 'greet', description: 'A greeting', arguments: [{ name: 'who', required: true }], handler: ({ who }) => ({ messages: [{ role: 'user', content: { type: 'text', text: `hello ${who}` } }] }) })
   t.teardown(() => app.close())
   return app
@@ -78,6 +79,8 @@ t.test('server/discover, resultType, caching hints and serverInfo on every resul
   const prompt = await post(app, req(5, 'prompts/get', { name: 'greet', arguments: { who: 'ada' } }))
   t.match(prompt.json.result, { resultType: 'complete', messages: [{ content: { text: 'hello ada' } }] })
   t.equal(call.headers['mcp-session-id'], undefined, 'no session is minted')
+  const broken = await post(app, req(6, 'prompts/get', { name: 'broken' }))
+  t.same([broken.status, broken.json], [200, { jsonrpc: '2.0', id: 6, error: { code: -32603, message: 'Internal error' } }], 'a failing handler is an in-band -32603 that tells nothing of the cause')
 })
 
 t.test('per-request envelope: missing or malformed → 400 -32602; unsupported version → 400 -32022 with the supported list', async (t) => {

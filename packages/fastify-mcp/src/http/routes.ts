@@ -11,6 +11,7 @@ import {
   FST_MCP_STREAM_CONFLICT,
   FST_MCP_TOO_MANY_SESSIONS,
   FST_MCP_UNSUPPORTED_VERSION,
+  errorResponse,
   rpcError
 } from '../errors.js'
 import { parseEventId } from '../events/types.js'
@@ -65,13 +66,6 @@ function samePrincipal (a: McpPrincipal | null, b: McpPrincipal | null): boolean
 function header (request: FastifyRequest, name: string): string | undefined {
   const v = request.headers[name]
   return Array.isArray(v) ? v[0] : v
-}
-
-function errorResponse (id: RequestId, err: unknown): JSONRPCMessage {
-  const code = err instanceof ProtocolError ? err.code : RPC.INTERNAL_ERROR
-  const message = err instanceof ProtocolError ? err.message : 'Internal error'
-  const data = err instanceof ProtocolError ? err.data : undefined
-  return { jsonrpc: '2.0', id, error: data === undefined ? { code, message } : { code, message, data } }
 }
 
 export interface RouteDeps {

@@ -5,12 +5,11 @@ import {
   type ClientCapabilities,
   type Implementation,
   type InboundClassificationOutcome,
-  type JSONRPCMessage,
   type LoggingLevel,
   type RequestId,
   type SubscriptionFilter
 } from '@modelcontextprotocol/server'
-import { FST_MCP_BAD_REQUEST, FST_MCP_INVALID_PARAMS, FST_MCP_METHOD_NOT_FOUND, FST_MCP_UNAVAILABLE, RPC, rpcError } from '../errors.js'
+import { errorResponse, FST_MCP_BAD_REQUEST, FST_MCP_INVALID_PARAMS, FST_MCP_METHOD_NOT_FOUND, FST_MCP_UNAVAILABLE, RPC, rpcError } from '../errors.js'
 import { Call, logPasses } from '../live/call.js'
 import type { Hub } from '../live/hub.js'
 import { InputRequiredSignal } from '../registry/input.js'
@@ -44,12 +43,6 @@ function isObject (v: unknown): v is Record<string, unknown> {
 
 function principalKey (caller: McpCaller | null): string {
   return caller === null ? '' : `${caller.issuer ?? ''}\0${caller.subject}\0${caller.clientId ?? ''}`
-}
-
-function errorBody (id: RequestId, err: ProtocolError): JSONRPCMessage {
-  const error: { code: number, message: string, data?: unknown } = { code: err.code, message: err.message }
-  if (err.data !== undefined) error.data = err.data
-  return { jsonrpc: '2.0', id, error }
 }
 
 /** A 2026-07-28 call: no session; cancelled by closing the connection; input requests go through its round. */
@@ -134,9 +127,9 @@ export class ModernEndpoint {
       const result = await this.#dispatch(request, call, params, envelope)
       await call.respond({ jsonrpc: '2.0', id, result })
     } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err
-      if (err.code === RPC.METHOD_NOT_FOUND) throw rpcError(new FST_MCP_METHOD_NOT_FOUND(m.method), { code: RPC.METHOD_NOT_FOUND, id })
-      await call.respond(errorBody(id, err), err.code === RPC.MISSING_CLIENT_CAPABILITY ? 400 : 200)
+      if (err instanceof ProtocolError && err.code === RPC.METHOD_NOT_FOUND) throw rpcError(new FST_MCP_METHOD_NOT_FOUND(m.method), { code: RPC.METHOD_NOT_FOUND, id })
+      if (!(err instanceof ProtocolError)) request.log.error({ err }, 'mcp: a handler failed')
+      await call.respond(errorResponse(id, err), err instanceof ProtocolError && err.code === RPC.MISSING_CLIENT_CAPABILITY ? 400 : 200)
     } finally {
       hub.callEnded()
     }
