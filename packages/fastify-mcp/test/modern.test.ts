@@ -166,6 +166,10 @@ t.test('methods 2026-07-28 does not have answer 404 -32601; notifications 202; G
   t.equal(ignored.status, 200, 'Mcp-Session-Id is ignored on a 2026 request')
   const get = await app.inject({ method: 'GET', url: '/mcp', headers: { accept: 'text/event-stream' } })
   t.equal(get.statusCode, 400, 'GET without a session is still the 2025 stream (400 without a session id)')
+  for (const method of ['GET', 'DELETE'] as const) {
+    const modern = await app.inject({ method, url: '/mcp', headers: { accept: 'text/event-stream', 'mcp-protocol-version': V } })
+    t.same([modern.statusCode, modern.headers.allow], [405, 'POST'], `${method} from a 2026-07-28 client: 405`)
+  }
   const init = await app.inject({ method: 'POST', url: '/mcp', headers: { accept: ACC, 'content-type': 'application/json' }, payload: initBody() })
   t.equal(init.statusCode, 200, 'initialize still opens a 2025 session')
   t.type(init.headers['mcp-session-id'], 'string')

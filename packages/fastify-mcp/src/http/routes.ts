@@ -78,6 +78,11 @@ export interface RouteDeps {
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/
 
+/** Whether a `MCP-Protocol-Version` header names a revision of the stateless era (2026-07-28 or later). */
+function modernHeader (pv: string | undefined): boolean {
+  return pv !== undefined && DATE.test(pv) && pv >= (MODERN_VERSIONS[0] as string)
+}
+
 function claimsModern (m: unknown): boolean {
   const meta = (m as { params?: { _meta?: Record<string, unknown> } } | null)?.params?._meta
   return typeof meta === 'object' && meta !== null && META.protocolVersion in meta
@@ -91,7 +96,7 @@ function claimsModern (m: unknown): boolean {
 function eraOf (request: FastifyRequest, body: unknown): Exclude<InboundClassificationOutcome, { kind: 'legacy' }> | null {
   const pv = header(request, 'mcp-protocol-version')
   const claims = Array.isArray(body) ? body.some(claimsModern) : claimsModern(body)
-  if (!claims && (pv === undefined || !DATE.test(pv) || pv < (MODERN_VERSIONS[0] as string))) return null
+  if (!claims && !modernHeader(pv)) return null
   // The usual case — one well-formed request whose headers agree with a served revision — needs none of
   // the classifier's (schema-based) rungs; anything else gets its exact verdict.
   const m = body as { id?: unknown, method?: unknown, params?: { _meta?: Record<string, unknown> } }
@@ -308,8 +313,16 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
     }
   }
 
+  /** GET and DELETE are 2025 session traffic: 405 when no session era is served, or for a 2026-07-28 client. */
+  function sessionMethodsOnly (request: FastifyRequest, what: string): void {
+    if (options.stateless || options.eras === 'modern') throw new FST_MCP_METHOD_NOT_ALLOWED(`this endpoint is stateless and ${what}`)
+    if (deps.modern !== null && modernHeader(header(request, 'mcp-protocol-version'))) {
+      throw Object.assign(new FST_MCP_METHOD_NOT_ALLOWED(`2026-07-28 has no sessions: ${what}`), { headers: { allow: 'POST' } })
+    }
+  }
+
   app.get(options.path, async function mcpGet (request, reply) {
-    if (options.stateless || options.eras === 'modern') throw new FST_MCP_METHOD_NOT_ALLOWED('this endpoint is stateless and offers no GET stream')
+    sessionMethodsOnly(request, 'offers no GET stream')
     requireAccept(request, ['text/event-stream'])
     const record = await lookup(request)
     const lastEventId = header(request, 'last-event-id')
@@ -342,7 +355,7 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
   })
 
   app.delete(options.path, async function mcpDelete (request, reply) {
-    if (options.stateless || options.eras === 'modern') throw new FST_MCP_METHOD_NOT_ALLOWED('this endpoint is stateless and has no sessions to delete')
+    sessionMethodsOnly(request, 'has no sessions to delete')
     const record = await lookup(request)
     await hub.close(record.id, 'deleted')
     return await reply.code(204).send()
