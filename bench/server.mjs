@@ -164,14 +164,7 @@ async function bare () {
   await listenFastify(app)
 }
 
-async function bareDeferred () {
-  const app = Fastify({ logger: false })
-  app.post('/mcp', (request, reply) => { Promise.resolve().then(() => { reply.header('content-type', 'application/json').send(JSON.stringify({ jsonrpc: '2.0', id: request.body.id, result: { content: [{ type: 'text', text: 'hello' }] } })) }) })
-  await listenFastify(app)
-}
-
 const targets = {
-  'bare-deferred': bareDeferred,
   bare,
   ours: () => ours('plain'),
   'ours-jwt': () => ours('jwt'),
