@@ -224,12 +224,23 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
     })
     if (options.cors !== false) {
       const { default: cors } = await import('@fastify/cors')
+      const origins = options.cors.origins
+      const base = ['Authorization', 'Content-Type', 'Accept', 'Mcp-Session-Id', 'MCP-Protocol-Version', 'Last-Event-ID', 'Mcp-Method', 'Mcp-Name']
+      // Tools may be declared after registration, each with its own Mcp-Param-* headers (2026-07-28):
+      // the allowed headers follow the registry.
+      let corsOptions: Record<string, unknown> | null = null
+      registry.on('changed', () => { corsOptions = null })
       await child.register(cors, {
-        origin: options.cors.origins,
-        methods: ['GET', 'POST', 'DELETE'],
-        allowedHeaders: ['Authorization', 'Content-Type', 'Accept', 'Mcp-Session-Id', 'MCP-Protocol-Version', 'Last-Event-ID', 'Mcp-Method', 'Mcp-Name'],
-        exposedHeaders: ['Mcp-Session-Id', 'WWW-Authenticate', 'Retry-After'],
-        maxAge: 600
+        delegator: (_request, callback) => {
+          corsOptions ??= {
+            origin: origins,
+            methods: ['GET', 'POST', 'DELETE'],
+            allowedHeaders: [...base, ...registry.headerNames()],
+            exposedHeaders: ['Mcp-Session-Id', 'WWW-Authenticate', 'Retry-After'],
+            maxAge: 600
+          }
+          callback(null, corsOptions)
+        }
       })
     }
     // One hook for what every MCP request passes first: Host/Origin, then the bearer token (answered

@@ -337,6 +337,13 @@ export class McpRegistry extends EventEmitter {
   /** The `Mcp-Param-*` headers a `tools/call` of `name` must carry (2026-07-28), empty for unknown tools. */
   toolHeaders (name: string): HeaderParam[] { return this.#tools.get(name)?.headers ?? [] }
 
+  /** Every `Mcp-Param-*` header any tool declares (for CORS). */
+  headerNames (): string[] {
+    const names = new Set<string>()
+    for (const t of this.#tools.values()) for (const h of t.headers) names.add(h.header)
+    return [...names]
+  }
+
   /** Whether `uri` names a resource that may be subscribed to. */
   subscribable (uri: string): boolean {
     const fixed = this.#resources.get(uri)
