@@ -22,7 +22,7 @@ import { classifyInboundRequest, ProtocolError, type InboundClassificationOutcom
 import type { ModernEndpoint } from '../modern/endpoint.js'
 import { META, MODERN_VERSIONS } from '../modern/protocol.js'
 import type { RequestBinding } from '../registry/registry.js'
-import { SessionCall } from '../live/call.js'
+import { SessionCall, StatelessCall } from '../live/call.js'
 import type { McpCaller } from '../registry/types.js'
 import type { McpPrincipal, SessionRecord } from '../session/types.js'
 import type { ResolvedOptions } from '../options.js'
@@ -176,6 +176,7 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
       reply.code(202).send()
       return
     }
+    if (!batch && lean(request, reply, null, messages[0] as Msg)) return
     const transport = new SessionTransport(hub, undefined)
     const ex = new Exchange(hub, reply, { sessionId: null, protocolVersion: '2025-03-26', requestIds: requests.map((r) => r.id), batch })
     const server = hub.registry.createServer({
@@ -195,7 +196,7 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
    * directly, without the SDK's per-request schema parse and context construction. Same registry, same
    * validation, same errors; server-to-client requests still go through the session's SDK server.
    */
-  function lean (request: FastifyRequest, reply: FastifyReply, live: LiveSession, m: Msg): boolean {
+  function lean (request: FastifyRequest, reply: FastifyReply, live: LiveSession | null, m: Msg): boolean {
     const id = m.id as RequestId
     const method = m.method as string
     const params = (m.params ?? {}) as Record<string, unknown>
@@ -207,7 +208,7 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
     if (method === 'tools/list') {
       const cursor = params.cursor
       if (cursor !== undefined && typeof cursor !== 'string') return false
-      const b: RequestBinding = { session: live.info, caller: request.mcpAuth, request, closeStream: () => {} }
+      const b: RequestBinding = { session: live?.info ?? null, caller: request.mcpAuth, request, closeStream: () => {} }
       try {
         json({ jsonrpc: '2.0', id, result: hub.registry.listTools(b, cursor, { toolsList: hub.toolsList }) })
       } catch (err) {
@@ -222,12 +223,13 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
       json(errorResponse(id, new ProtocolError(RPC.INVALID_PARAMS, 'Invalid params: tools/call needs a string "name" and an object "arguments"')))
       return true
     }
-    const call = new SessionCall(hub, reply, live, id, method, params._meta as Record<string, unknown> | undefined)
-    live.transport.track(call)
-    const b: RequestBinding = { session: live.info, caller: request.mcpAuth, request, closeStream: () => { call.closeStream() } }
+    const meta = params._meta as Record<string, unknown> | undefined
+    const call = live === null ? new StatelessCall(hub, reply, id, method, meta) : new SessionCall(hub, reply, live, id, method, meta)
+    live?.transport.track(call)
+    const b: RequestBinding = { session: live?.info ?? null, caller: request.mcpAuth, request, closeStream: () => { call.closeStream() } }
     hub.registry.callTool(name, args, hub.registry.context(call, b), hub.enforceScopes)
       .then((result): JSONRPCMessage => ({ jsonrpc: '2.0', id, result }), (err: unknown) => errorResponse(id, err))
-      .then(async (response) => { if (live.transport.untrack(call)) await call.respond(response) })
+      .then(async (response) => { if (live === null || live.transport.untrack(call)) await call.respond(response) })
       .catch((err: unknown) => { request.log.error({ err }, 'mcp: could not deliver a response') })
     return true
   }

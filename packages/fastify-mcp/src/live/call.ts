@@ -121,3 +121,19 @@ export class SessionCall extends Call {
   sample: McpContext['sample'] = async (params, options) => await this.#live.server.createMessage(params, { ...withoutKey(options), relatedRequestId: this.id }) as never
   roots: McpContext['roots'] = async (options) => await this.#live.server.listRoots(undefined, { ...withoutKey(options), relatedRequestId: this.id })
 }
+
+/** A call without a session (2025 stateless mode): no level filter, and no way back to the client for input. */
+export class StatelessCall extends Call {
+  protected stream (): { sessionId: null, protocolVersion: string } {
+    return { sessionId: null, protocolVersion: '2025-03-26' }
+  }
+
+  log: McpContext['log'] = async (level, data, logger) => {
+    await this.notify({ method: 'notifications/message', params: logger === undefined ? { level, data } : { level, data, logger } })
+  }
+
+  #cannotAsk = async (): Promise<never> => { throw new Error('this endpoint is stateless: it cannot send requests to the client') }
+  elicit: McpContext['elicit'] = this.#cannotAsk
+  sample: McpContext['sample'] = this.#cannotAsk
+  roots: McpContext['roots'] = this.#cannotAsk
+}
