@@ -116,6 +116,7 @@ export class ModernEndpoint {
     const envelope = readEnvelope(request, id, meta)
     const toolHeaders = m.method === 'tools/call' && typeof params.name === 'string' ? this.#o.registry.toolHeaders(params.name) : []
     checkHeaders(request, id, m.method, params, toolHeaders)
+    if (!this.#serves(m.method)) throw rpcError(new FST_MCP_METHOD_NOT_FOUND(m.method), { code: RPC.METHOD_NOT_FOUND, id })
     if (m.method === 'subscriptions/listen') {
       this.#listen(request, reply, id, params)
       return
@@ -127,11 +128,22 @@ export class ModernEndpoint {
       const result = await this.#dispatch(request, call, params, envelope)
       await call.respond({ jsonrpc: '2.0', id, result })
     } catch (err) {
-      if (err instanceof ProtocolError && err.code === RPC.METHOD_NOT_FOUND) throw rpcError(new FST_MCP_METHOD_NOT_FOUND(m.method), { code: RPC.METHOD_NOT_FOUND, id })
       if (!(err instanceof ProtocolError)) request.log.error({ err }, 'mcp: a handler failed')
       await call.respond(errorResponse(id, err), err instanceof ProtocolError && err.code === RPC.MISSING_CLIENT_CAPABILITY ? 400 : 200)
     } finally {
       hub.callEnded()
+    }
+  }
+
+  /** The methods of 2026-07-28 this registry can answer (others are 404 -32601, before anything runs). */
+  #serves (method: string): boolean {
+    const registry = this.#o.registry
+    switch (method) {
+      case 'server/discover': case 'tools/list': case 'tools/call': case 'subscriptions/listen': return true
+      case 'resources/list': case 'resources/templates/list': case 'resources/read': return registry.hasResources
+      case 'prompts/list': case 'prompts/get': return registry.hasPrompts
+      case 'completion/complete': return registry.capabilities().completions !== undefined
+      default: return false
     }
   }
 
@@ -147,7 +159,6 @@ export class ModernEndpoint {
       client: { protocolVersion: envelope.protocolVersion, info: envelope.clientInfo, capabilities: envelope.clientCapabilities }
     }
     const ctx = (): McpContext => registry.context(call, binding)
-    const caps = registry.capabilities()
     if (MAY_ASK.has(method)) {
       call.round = params.requestState === undefined && params.inputResponses === undefined
         ? new InputRound(NONE, NONE, envelope.clientCapabilities)
@@ -158,7 +169,7 @@ export class ModernEndpoint {
     try {
       switch (method) {
         case 'server/discover':
-          result = { supportedVersions: MODERN_VERSIONS, capabilities: caps }
+          result = { supportedVersions: MODERN_VERSIONS, capabilities: registry.capabilities() }
           if (o.instructions !== undefined) result.instructions = o.instructions
           break
         case 'tools/list':
@@ -168,35 +179,29 @@ export class ModernEndpoint {
           result = await registry.callTool(stringParam(params, 'name'), objectParam(params, 'arguments'), ctx(), o.enforceScopes)
           break
         case 'resources/list':
-          if (!registry.hasResources) throw notFound(method)
           result = await registry.listResources(ctx(), cursorOf(params))
           break
         case 'resources/templates/list':
-          if (!registry.hasResources) throw notFound(method)
           result = registry.listResourceTemplates(cursorOf(params))
           break
         case 'resources/read':
-          if (!registry.hasResources) throw notFound(method)
           result = await registry.readResource(stringParam(params, 'uri'), ctx(), o.enforceScopes)
           break
         case 'prompts/list':
-          if (!registry.hasPrompts) throw notFound(method)
           result = registry.listPrompts(cursorOf(params))
           break
         case 'prompts/get': {
-          if (!registry.hasPrompts) throw notFound(method)
           const args = objectParam(params, 'arguments')
           if (args !== undefined && !Object.values(args).every((v) => typeof v === 'string')) throw new ProtocolError(RPC.INVALID_PARAMS, 'Invalid params: prompt arguments must be strings')
           result = await registry.getPrompt(stringParam(params, 'name'), args as Record<string, string> | undefined, ctx(), o.enforceScopes)
           break
         }
         case 'completion/complete':
-          if (caps.completions === undefined) throw notFound(method)
           if (!isSpecType.CompleteRequestParams(params)) throw new ProtocolError(RPC.INVALID_PARAMS, 'Invalid params: completion/complete needs { ref, argument: { name, value } }')
           result = await registry.complete(params)
           break
         default:
-          throw notFound(method)
+          throw new ProtocolError(RPC.METHOD_NOT_FOUND, `Method not found: ${method}`)
       }
     } catch (err) {
       const round = call.round
@@ -275,10 +280,6 @@ function objectParam (params: Record<string, unknown>, name: string): Record<str
   const v = params[name]
   if (v !== undefined && !isObject(v)) throw new ProtocolError(RPC.INVALID_PARAMS, `Invalid params: "${name}" must be an object`)
   return v
-}
-
-function notFound (method: string): ProtocolError {
-  return new ProtocolError(RPC.METHOD_NOT_FOUND, `Method not found: ${method}`)
 }
 
 /** What sealed input state is bound to: the caller, the method and its target. */
