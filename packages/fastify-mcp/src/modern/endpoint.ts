@@ -230,7 +230,7 @@ export class ModernEndpoint {
     let earlier: Record<string, unknown> = {}
     if (state !== undefined) {
       if (typeof state !== 'string') throw new ProtocolError(RPC.INVALID_PARAMS, 'Invalid params: "requestState" must be a string')
-      earlier = await this.#o.states.open(state, stateBinding(request, call.method, params), call.id)
+      earlier = await this.#o.states.open(state, stateBinding(request, call.method, params))
     }
     return new InputRound(earlier, fresh ?? {}, caps)
   }

@@ -9,7 +9,6 @@ import {
   type InputRequest,
   type InputRequiredResult,
   type JsonSchemaType,
-  type RequestId,
   type RequestStateCodec
 } from '@modelcontextprotocol/server'
 import { RPC } from '../errors.js'
@@ -129,14 +128,15 @@ export class InputStates {
   }
 
   /** The earlier answers carried by `state`, or -32602 when it was tampered with, expired, or minted for another call. */
-  async open (state: string, binding: string, id: RequestId): Promise<Record<string, unknown>> {
+  async open (state: string, binding: string): Promise<Record<string, unknown>> {
     let sealed: SealedState
     try {
+      // The codec's context argument only feeds its own `bind` option, which is not used: the binding travels in the payload.
       sealed = await this.#codec.verify(state, undefined as never)
     } catch {
-      throw invalidState(id)
+      throw invalidState()
     }
-    if (!isObject(sealed) || sealed.b !== binding || !isObject(sealed.a)) throw invalidState(id)
+    if (!isObject(sealed) || sealed.b !== binding || !isObject(sealed.a)) throw invalidState()
     return sealed.a
   }
 
@@ -145,6 +145,6 @@ export class InputStates {
   }
 }
 
-function invalidState (_id: RequestId): ProtocolError {
+function invalidState (): ProtocolError {
   return new ProtocolError(RPC.INVALID_PARAMS, 'Invalid or expired requestState', { reason: 'invalid_request_state' })
 }
