@@ -176,7 +176,6 @@ function describe (err: InstanceType<typeof joseErrors.JOSEError>): string {
   }
 }
 
-
 export interface IntrospectionOptions {
   /** RFC 7662 endpoint (https, or http on loopback). */
   url: string

@@ -7,6 +7,11 @@ import type { Hub, LiveSession } from './hub.js'
 
 const SEVERITY: Record<string, number> = { debug: 0, info: 1, notice: 2, warning: 3, error: 4, critical: 5, alert: 6, emergency: 7 }
 
+/** Whether `level` is one of the protocol's logging levels. */
+export function isLogLevel (level: string): level is LoggingLevel {
+  return Object.hasOwn(SEVERITY, level)
+}
+
 /** Whether a log message at `level` passes the minimum `min` (none set: everything passes). */
 export function logPasses (level: LoggingLevel, min: LoggingLevel | null): boolean {
   return min === null || (SEVERITY[level] ?? 0) >= (SEVERITY[min] ?? 0)
@@ -41,22 +46,18 @@ export abstract class Call implements RequestIO, Responder {
   /** Called once, when the signal is first asked for. */
   protected watch (_controller: AbortController): void {}
 
-  get signal (): AbortSignal {
+  #signalController (): AbortController {
     if (this.#controller === null) {
       this.#controller = new AbortController()
       this.watch(this.#controller)
     }
-    return this.#controller.signal
+    return this.#controller
   }
 
+  get signal (): AbortSignal { return this.#signalController().signal }
+
   /** Cancels the call (its handler sees the signal fire). */
-  abort (reason: Error): void {
-    if (this.#controller === null) {
-      this.#controller = new AbortController()
-      this.watch(this.#controller)
-    }
-    this.#controller.abort(reason)
-  }
+  abort (reason: Error): void { this.#signalController().abort(reason) }
 
   #upgrade (): Exchange {
     if (this.#exchange === null) {

@@ -59,9 +59,6 @@ export class SessionTransport implements Transport {
   /** Number of requests being served. */
   get inflight (): number { return this.#inflight.size }
 
-  /** Whether the request `id` is served by the lean path here. */
-  isLean (id: RequestId): boolean { return this.#lean.has(id) }
-
   /** Whether the request `id` runs here. */
   runs (id: RequestId): boolean { return this.#inflight.has(id) || this.#lean.has(id) }
 

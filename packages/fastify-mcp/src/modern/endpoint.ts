@@ -16,7 +16,7 @@ import { InputRequiredSignal } from '../registry/input.js'
 import type { McpRegistry, RequestBinding } from '../registry/registry.js'
 import type { InputOptions, McpCaller, McpContext } from '../registry/types.js'
 import { InputRound, InputStates } from './input.js'
-import { checkHeaders, META, MODERN_VERSIONS, nameOf, readEnvelope, type Envelope } from './protocol.js'
+import { checkHeaders, isObject, META, MODERN_VERSIONS, nameOf, readEnvelope, type Envelope } from './protocol.js'
 
 /** Methods whose results carry caching hints (`ttlMs`, `cacheScope`). */
 const CACHEABLE = new Set(['server/discover', 'tools/list', 'prompts/list', 'resources/list', 'resources/templates/list', 'resources/read'])
@@ -35,10 +35,6 @@ export interface ModernOptions {
   cacheScope: 'public' | 'private'
   maxSubscriptions: number
   states: InputStates
-}
-
-function isObject (v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
 function principalKey (caller: McpCaller | null): string {
@@ -250,11 +246,7 @@ export class ModernEndpoint {
     if (filter.resourcesListChanged === true && caps.resources?.listChanged === true) honoured.resourcesListChanged = true
     if (Array.isArray(filter.resourceSubscriptions) && caps.resources?.subscribe === true) {
       const caller = request.mcpAuth
-      const uris = filter.resourceSubscriptions.filter((uri) => {
-        if (!o.registry.subscribable(uri)) return false
-        const need = o.registry.requiredScopes('resources/read', { uri })
-        return need === null || caller === null || need.scopes.every((s) => caller.scopes.includes(s))
-      })
+      const uris = filter.resourceSubscriptions.filter((uri) => o.registry.subscribable(uri) && o.registry.permits(caller, 'resources/read', { uri }))
       if (uris.length > 0) honoured.resourceSubscriptions = uris
     }
     const exp = request.mcpAuth?.expiresAt

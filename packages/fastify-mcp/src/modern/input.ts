@@ -14,6 +14,7 @@ import {
 import { RPC } from '../errors.js'
 import { InputRequiredSignal } from '../registry/input.js'
 import type { InputOptions } from '../registry/types.js'
+import { isObject } from './protocol.js'
 
 type Kind = 'elicitation/create' | 'sampling/createMessage' | 'roots/list'
 
@@ -24,10 +25,6 @@ interface SealedState {
   a: Record<string, unknown>
   /** Digest of who asked what (principal, method, target): state minted for one call is refused for another. */
   b: string
-}
-
-function isObject (v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
 function missingCapability (kind: Kind, params: Record<string, unknown>, caps: ClientCapabilities): ClientCapabilities | null {

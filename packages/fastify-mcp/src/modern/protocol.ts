@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { ClientCapabilities, Implementation, LoggingLevel, RequestId } from '@modelcontextprotocol/server'
 import { FST_MCP_HEADER_MISMATCH, FST_MCP_INVALID_PARAMS, FST_MCP_UNSUPPORTED_VERSION, RPC, rpcError } from '../errors.js'
+import { isLogLevel } from '../live/call.js'
 import type { HeaderParam } from '../registry/registry.js'
 
 /** Revisions served statelessly, with per-request metadata (2026-07-28 and later). */
@@ -15,8 +16,6 @@ export const META = {
   subscriptionId: 'io.modelcontextprotocol/subscriptionId'
 } as const
 
-const LOG_LEVELS = new Set(['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'])
-
 /** What a 2026-07-28 request says about its client, from `params._meta`. */
 export interface Envelope {
   protocolVersion: string
@@ -25,7 +24,7 @@ export interface Envelope {
   logLevel: LoggingLevel | null
 }
 
-function isObject (v: unknown): v is Record<string, unknown> {
+export function isObject (v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
@@ -47,7 +46,7 @@ export function readEnvelope (request: FastifyRequest, id: RequestId, meta: Reco
     throw rpcError(new FST_MCP_INVALID_PARAMS(`_meta["${META.clientInfo}"] must be { name, version }`), { code: RPC.INVALID_PARAMS, id })
   }
   const level = meta[META.logLevel]
-  if (level !== undefined && (typeof level !== 'string' || !LOG_LEVELS.has(level))) {
+  if (level !== undefined && (typeof level !== 'string' || !isLogLevel(level))) {
     throw rpcError(new FST_MCP_INVALID_PARAMS(`_meta["${META.logLevel}"] must be a logging level`), { code: RPC.INVALID_PARAMS, id })
   }
   if (request.headers['mcp-protocol-version'] === undefined) {
@@ -126,7 +125,7 @@ export function checkHeaders (request: FastifyRequest, id: RequestId, method: st
   }
 }
 
-/** Whether a header-supplied name can be trusted before the body is read (it will be checked against it). */
+/** The target a 2026 request names in its headers, for the scope check before the body is read (the body is checked against it later). */
 export function preParseTarget (request: FastifyRequest): { method: string, params: Record<string, unknown> } | null {
   const method = single(request, 'mcp-method')?.trim()
   if (method !== 'tools/call' && method !== 'prompts/get' && method !== 'resources/read') return null

@@ -274,6 +274,11 @@ export class McpRegistry extends EventEmitter {
     return [...all].sort()
   }
 
+  /** Whether `caller` holds the scopes the call needs (always true without a caller: the endpoint is unauthenticated). */
+  permits (caller: McpCaller | null, method: string, params: unknown): boolean {
+    return hasScopes(caller, this.requiredScopes(method, params)?.scopes)
+  }
+
   /**
    * The scopes a JSON-RPC call needs, read from its method and params (tool name, resource URI, prompt name).
    * Unknown targets need none here: dispatch answers them with its own error.
