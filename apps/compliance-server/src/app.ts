@@ -6,7 +6,7 @@ import { z } from 'zod'
 import fastifyMcp, { type AuthOptions } from '@mcp-fastify/fastify-mcp'
 import { createRedisBackend, type RedisBackend } from '@mcp-fastify/fastify-mcp/redis'
 import type { Config } from './config.js'
-import { registerTools, type Services } from './tools.js'
+import { registerTools, type Services } from './tools/index.js'
 
 export const SERVER_INFO = { name: 'compliance-server', title: 'Compliance tools', version: '0.1.0' }
 

@@ -4,7 +4,7 @@ import { ALL_SCOPES, setupAuth } from './auth.js'
 import { buildApp, SERVER_INFO } from './app.js'
 import type { Config } from './config.js'
 import { createServices } from './services.js'
-import { registerTools } from './tools.js'
+import { registerTools } from './tools/index.js'
 
 /** Starts the service on HTTP (default) or stdio, and shuts it down cleanly on SIGTERM/SIGINT. */
 export async function serve (config: Config): Promise<void> {

@@ -5,7 +5,7 @@ import { CountryRiskLists, sameCountry } from './domain/countries.js'
 import { loadDataDir } from './domain/loaders.js'
 import { ScreeningIndex } from './domain/matching.js'
 import { DEFAULT_DATA_DIR, type Config } from './config.js'
-import type { Services } from './tools.js'
+import type { Services } from './tools/index.js'
 
 /** Loads the lists, builds the index and opens the audit log. */
 export async function createServices (config: Pick<Config, 'SANCTIONS_DATA_DIR' | 'AUDIT_LOG_FILE'>): Promise<Services> {
