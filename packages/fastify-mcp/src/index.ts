@@ -1,9 +1,13 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { MemoryBus } from './bus/memory-bus.js'
-import { FST_MCP_PARSE_ERROR, FST_MCP_UNAUTHORIZED, RPC } from './errors.js'
+import { FST_MCP_UNAUTHORIZED, RPC } from './errors.js'
 import { MemoryEventStore } from './events/memory-store.js'
 import { hostOriginGuard } from './http/guards.js'
+import { jsonParser } from './http/json.js'
+import { RateCounter, rateKey } from './http/rate.js'
+import { redactUrl } from './http/redact.js'
+import { reasonOf, refusalOf, type McpRefusal } from './http/refusal.js'
 import { registerRoutes, type ScopeCheck } from './http/routes.js'
 import { Hub, type McpEvents } from './live/hub.js'
 import { resolveOptions, type FastifyMcpOptions } from './options.js'
@@ -59,7 +63,8 @@ declare module 'fastify' {
 function rpcCodeOf (err: FastifyError): number {
   switch (err.code) {
     case 'FST_MCP_PARSE_ERROR': return RPC.PARSE_ERROR
-    case 'FST_MCP_INVALID_REQUEST': return RPC.INVALID_REQUEST
+    case 'FST_MCP_INVALID_REQUEST': case 'FST_MCP_ALREADY_INITIALIZED': return RPC.INVALID_REQUEST
+    case 'FST_MCP_RATE_LIMITED': case 'FST_MCP_TOO_MANY_PRINCIPAL_SESSIONS': return RPC.RATE_LIMITED
     case 'FST_MCP_SESSION_NOT_FOUND': return RPC.SESSION_NOT_FOUND
     case 'FST_MCP_FORBIDDEN': return RPC.FORBIDDEN
     case 'FST_MCP_UNAUTHORIZED': return RPC.UNAUTHORIZED
@@ -71,17 +76,6 @@ function isLoopbackHost (host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.')
 }
 
-function parseJson (_request: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void): void {
-  if (body.length === 0) {
-    done(new FST_MCP_PARSE_ERROR('empty body'))
-    return
-  }
-  try {
-    done(null, JSON.parse(body))
-  } catch (err) {
-    done(new FST_MCP_PARSE_ERROR((err as Error).message))
-  }
-}
 
 async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promise<void> {
   const options = resolveOptions(opts)
@@ -103,9 +97,18 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
     keepAliveMs: options.keepAliveMs,
     toolsList: options.toolsList,
     enforceScopes: opts.auth !== undefined,
-    log: app.log
+    log: app.log,
+    maxBufferedBytes: options.maxBufferedBytes
   })
   store.init({ idleTimeoutMs: options.idleTimeoutMs, onExpired: (id) => { hub.expired(id) } })
+
+  async function notifyRefusal (request: FastifyRequest, refusal: McpRefusal): Promise<void> {
+    try {
+      await opts.onRefusal?.(refusal)
+    } catch (err) {
+      request.log.error({ err }, 'mcp: onRefusal failed')
+    }
+  }
 
   const api: McpDecorator = {
     registry,
@@ -132,7 +135,19 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
   app.decorateRequest('mcpSession', null)
   app.decorateRequest('mcpAuth', null)
 
-  const auth = opts.auth === undefined ? null : await setupAuth(app, opts.auth, registry)
+  const guard = hostOriginGuard(options.allowedHosts, options.allowedOrigins)
+  const auth = opts.auth === undefined ? null : await setupAuth(app, opts.auth, registry, guard)
+  // Fastify logs `req.url` before any hook runs: a credential in the query string of an MCP URL is
+  // redacted as the request arrives (the request is refused later, it never needs the value).
+  const metadataPrefix = '/.well-known/oauth-protected-resource'
+  const redactRequestUrl = (req: { url?: string }): void => {
+    const url = req.url
+    if (url === undefined || !url.includes('?')) return
+    const path = url.slice(0, url.indexOf('?'))
+    if (path === options.path || path.startsWith(metadataPrefix)) req.url = redactUrl(url)
+  }
+  app.server.prependListener('request', redactRequestUrl)
+  app.addHook('onClose', function mcpUnhookUrls (_app, done) { app.server.off('request', redactRequestUrl); done() })
   const scopeCheck: ScopeCheck | null = auth?.scopeCheck ?? null
   if (options.eras !== 'legacy' && options.requestStateSecret === undefined && !ownBus) {
     app.log.warn('fastify-mcp: modern.requestStateSecret is not set; 2026-07-28 calls that ask the client for input cannot continue on another instance')
@@ -188,7 +203,8 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
 
   await app.register(async function mcpEndpoint (child) {
     child.removeAllContentTypeParsers()
-    child.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: options.bodyLimit }, parseJson)
+    child.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: options.bodyLimit }, jsonParser(options.maxJsonDepth))
+    const onRefusal = opts.onRefusal ?? null
     child.setErrorHandler(function mcpErrorHandler (err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
       let status = err.statusCode ?? 500
       let message = err.message
@@ -220,7 +236,11 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
       const body: Record<string, unknown> = { jsonrpc: '2.0', error }
       const rpcId = (err as { rpcId?: unknown }).rpcId
       if (rpcId !== undefined) body.id = rpcId
-      return reply.code(status).type('application/json').send(JSON.stringify(body))
+      const send = (): FastifyReply => reply.code(status).type('application/json').send(JSON.stringify(body))
+      const reason = onRefusal === null ? null : reasonOf(err, status)
+      if (onRefusal === null || reason === null) return send()
+      // The refusal is recorded (awaited) before it is sent: an audit write lands first.
+      return notifyRefusal(request, refusalOf(request, status, reason, message, code)).then(send)
     })
     if (options.cors !== false) {
       const { default: cors } = await import('@fastify/cors')
@@ -246,37 +266,80 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
     // One hook for what every MCP request passes first: Host/Origin, then the bearer token (answered
     // from the cache without a promise when it was verified before), then, for 2026-07-28 requests, the
     // scopes of the target named in Mcp-Name (refused before the body is read).
-    const guard = hostOriginGuard(options.allowedHosts, options.allowedOrigins)
     const headerScopes = auth !== null && modern !== null
       ? (request: FastifyRequest): void => {
           const target = request.method === 'POST' ? preParseTarget(request) : null
           if (target !== null) auth.scopeCheck(request, target.method, target.params)
         }
       : null
-    child.addHook('onRequest', function mcpOnRequest (request, _reply, done) {
-      try {
-        guard(request)
-        const pending = auth === null ? null : auth.authenticate(request)
-        if (pending === null) {
-          headerScopes?.(request)
+    if (options.rateLimit === false || auth === null) {
+      child.addHook('onRequest', function mcpOnRequest (request, _reply, done) {
+        try {
+          guard(request)
+          const pending = auth === null ? null : auth.authenticate(request)
+          if (pending === null) {
+            headerScopes?.(request)
+            done()
+            return
+          }
+          pending.then(() => {
+            headerScopes?.(request)
+            done()
+          }).catch(done)
+        } catch (err) {
+          done(err as Error)
+        }
+      })
+    } else {
+      // With a rate limit, a refused token is counted too: the token is verified first (the key is its
+      // principal when it verifies, else the address), the limit decided, and only then the 401 sent —
+      // all before the body is read.
+      const refusedAuth = new WeakMap<FastifyRequest, Error>()
+      const authenticate = auth.authenticate
+      child.addHook('onRequest', function mcpOnRequest (request, _reply, done) {
+        try {
+          guard(request)
+        } catch (err) {
+          done(err as Error)
+          return
+        }
+        let pending: Promise<void> | null
+        try {
+          pending = authenticate(request)
+        } catch (err) {
+          refusedAuth.set(request, err as Error)
           done()
           return
         }
-        pending.then(() => {
+        if (pending === null) done()
+        else pending.then(() => { done() }, (err: unknown) => { refusedAuth.set(request, err as Error); done() })
+      })
+      child.addHook('preParsing', function mcpAuthorize (request, _reply, payload, done) {
+        const refused = refusedAuth.get(request)
+        if (refused !== undefined) {
+          done(refused)
+          return
+        }
+        try {
           headerScopes?.(request)
-          done()
-        }).catch(done)
-      } catch (err) {
-        done(err as Error)
-      }
-    })
+          done(null, payload)
+        } catch (err) {
+          done(err as Error)
+        }
+      })
+    }
+    let rate: RateCounter | null = null
     if (options.rateLimit !== false) {
       const { default: rateLimit } = await import('@fastify/rate-limit')
+      const counter = new RateCounter(options.rateLimit.max, typeof options.rateLimit.timeWindow === 'number' ? options.rateLimit.timeWindow : 60_000)
+      rate = counter
       await child.register(rateLimit, {
         max: options.rateLimit.max,
         timeWindow: options.rateLimit.timeWindow,
-        hook: 'preHandler',
-        keyGenerator: (request) => request.mcpAuth !== null ? `sub:${request.mcpAuth.issuer ?? ''}:${request.mcpAuth.subject}` : `ip:${request.ip}`,
+        // Decided from the headers, before the body is read or parsed.
+        hook: 'onRequest',
+        store: function mcpRateStore () { return counter } as unknown as NonNullable<Parameters<typeof rateLimit>[1]>['store'],
+        keyGenerator: rateKey,
         errorResponseBuilder: (_request, context) => {
           const err = new Error(`Too Many Requests: retry in ${Math.ceil(context.ttl / 1000)} s`) as Error & { statusCode: number }
           err.statusCode = 429
@@ -284,7 +347,7 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
         }
       })
     }
-    registerRoutes(child, { hub, options, scopeCheck, modern })
+    registerRoutes(child, { hub, options, scopeCheck, modern, rate })
   })
 }
 
@@ -305,6 +368,7 @@ export { McpRegistry } from './registry/registry.js'
 export type { CreateServerOptions, RequestBinding } from './registry/registry.js'
 export type * from './registry/types.js'
 export type { FastifyMcpOptions } from './options.js'
+export type { McpRefusal, McpRefusalReason } from './http/refusal.js'
 export type { SessionRecord, SessionStore, McpPrincipal, SessionCloseReason } from './session/types.js'
 export { MemorySessionStore } from './session/memory-store.js'
 export type { EventStore, StoredEvent } from './events/types.js'

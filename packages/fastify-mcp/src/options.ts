@@ -5,6 +5,7 @@ import type { EventStore } from './events/types.js'
 import type { AuthOptions } from './auth/types.js'
 import type { McpRegistry } from './registry/registry.js'
 import type { SessionStore } from './session/types.js'
+import type { OnRefusal } from './http/refusal.js'
 
 /** Options of the fastify-mcp plugin. */
 export interface FastifyMcpOptions {
@@ -45,9 +46,24 @@ export interface FastifyMcpOptions {
     maxSessions?: number
     /** Most live session servers cached on this instance (rebuilt from the record when evicted). Default 1,000. */
     maxLiveSessions?: number
+    /** Most sessions one principal (issuer + subject) may hold at once; more answer 429 with Retry-After. Default 100. */
+    maxPerPrincipal?: number
     /** Where session records live. Default in memory. */
     store?: SessionStore
   }
+  /** Server-Sent Events streams. */
+  sse?: {
+    /**
+     * Most bytes waiting in one stream's socket buffer. Producers (tool progress, logs) pause while the
+     * client does not read; a stream still past this bound (events from elsewhere that cannot wait) is
+     * dropped, and the client resumes it with Last-Event-ID. Default 1 MiB.
+     */
+    maxBufferedBytes?: number
+  }
+  /** Most messages in one JSON-RPC batch (2025-03-26 sessions); more answer 400 with -32600. Default 100. */
+  maxBatchSize?: number
+  /** Deepest nesting of arrays and objects in a body, checked before it is parsed; deeper answers 400 with -32700. Default 64. */
+  maxJsonDepth?: number
   /** Where SSE events are kept for resumption. Default in memory (1,000 events per stream). */
   eventStore?: EventStore
   /** How instances reach each other (Redis pub/sub for several instances). Default in-process. */
@@ -74,6 +90,12 @@ export interface FastifyMcpOptions {
   rateLimit?: false | { max: number, timeWindow: number | string }
   /** CORS for browser clients: an explicit origin allowlist, or false. Default false. */
   cors?: false | { origins: string[] }
+  /**
+   * Called for every refused request (401, 403, 404 unknown session, 429, 400s of either era) and for a
+   * `tools/call` whose arguments fail the input schema; awaited before the refusal is sent. If it
+   * throws, the error is logged and the refusal still sent.
+   */
+  onRefusal?: OnRefusal
 }
 
 export interface ResolvedOptions {
@@ -89,6 +111,10 @@ export interface ResolvedOptions {
   idleTimeoutMs: number
   maxSessions: number
   maxLiveSessions: number
+  maxPerPrincipal: number
+  maxBufferedBytes: number
+  maxBatchSize: number
+  maxJsonDepth: number
   allowedHosts: string[] | null
   allowedOrigins: string[] | null
   bodyLimit: number
@@ -132,6 +158,7 @@ export function resolveOptions (o: FastifyMcpOptions): ResolvedOptions {
     positiveInt('rateLimit.max', o.rateLimit.max, 1)
   }
   if (o.cors !== undefined && o.cors !== false) origins('cors.origins', o.cors.origins)
+  if (o.onRefusal !== undefined && typeof o.onRefusal !== 'function') fail('onRefusal must be a function')
   const eras = o.eras ?? 'both'
   if (eras !== 'both' && eras !== 'legacy' && eras !== 'modern') fail(`eras must be "both", "legacy" or "modern", got ${JSON.stringify(eras)}`)
   if (eras === 'modern' && o.stateless === true) fail('stateless applies to the 2025 protocol versions, which eras: "modern" does not serve')
@@ -155,6 +182,10 @@ export function resolveOptions (o: FastifyMcpOptions): ResolvedOptions {
     idleTimeoutMs: positiveInt('sessions.idleTimeoutMs', o.sessions?.idleTimeoutMs, 30 * 60_000),
     maxSessions: positiveInt('sessions.maxSessions', o.sessions?.maxSessions, 10_000),
     maxLiveSessions: positiveInt('sessions.maxLiveSessions', o.sessions?.maxLiveSessions, 1_000),
+    maxPerPrincipal: positiveInt('sessions.maxPerPrincipal', o.sessions?.maxPerPrincipal, 100),
+    maxBufferedBytes: positiveInt('sse.maxBufferedBytes', o.sse?.maxBufferedBytes, 1024 * 1024),
+    maxBatchSize: positiveInt('maxBatchSize', o.maxBatchSize, 100),
+    maxJsonDepth: positiveInt('maxJsonDepth', o.maxJsonDepth, 64),
     allowedHosts: origins('allowedHosts', o.allowedHosts),
     allowedOrigins: origins('allowedOrigins', o.allowedOrigins),
     bodyLimit: positiveInt('bodyLimit', o.bodyLimit, 4 * 1024 * 1024),

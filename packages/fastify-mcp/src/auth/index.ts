@@ -43,7 +43,7 @@ function errorWithHeaders<E extends Error> (err: E, headers: Record<string, stri
  * Wires bearer authentication: the verifier, the `onRequest` hook for the MCP routes, the scope check
  * used before dispatch, and the unauthenticated RFC 9728 metadata routes.
  */
-export async function setupAuth (app: FastifyInstance, o: AuthOptions, registry: McpRegistry): Promise<AuthSetup> {
+export async function setupAuth (app: FastifyInstance, o: AuthOptions, registry: McpRegistry, guard: (request: FastifyRequest) => void): Promise<AuthSetup> {
   const authServers = o.resourceMetadata?.authorizationServers
   if (!Array.isArray(authServers) || authServers.length === 0) throw new Error('auth.resourceMetadata.authorizationServers must list at least one authorization server')
   const resourceRaw = o.resourceMetadata.resource ?? o.audience
@@ -118,6 +118,15 @@ export async function setupAuth (app: FastifyInstance, o: AuthOptions, registry:
   await app.register(async function oauthProtectedResource (child) {
     child.setValidatorCompiler(validatorCompiler)
     child.setSerializerCompiler(serializerCompiler)
+    // The same Host/Origin rule as the MCP routes, although the document is public.
+    child.addHook('onRequest', function mcpMetadataGuard (request, _reply, done) {
+      try {
+        guard(request)
+        done()
+      } catch (err) {
+        done(err as Error)
+      }
+    })
     const route = child.withTypeProvider<ZodTypeProvider>()
     const metadata = (): z.infer<typeof MetadataSchema> => {
       const doc: z.infer<typeof MetadataSchema> = {

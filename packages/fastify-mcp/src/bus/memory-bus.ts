@@ -12,9 +12,10 @@ export class MemoryBus implements McpBus {
     this.#emitter.setMaxListeners(0)
   }
 
-  async publish (message: BusMessage): Promise<void> {
+  async publish (message: BusMessage): Promise<number> {
     const copy = structuredClone(message)
     queueMicrotask(() => { this.#emitter.emit('message', copy) })
+    return this.#emitter.listenerCount('message')
   }
 
   async subscribe (handler: (message: BusMessage) => void): Promise<() => Promise<void>> {

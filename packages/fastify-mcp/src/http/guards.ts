@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import { FST_MCP_BAD_HOST, FST_MCP_BAD_ORIGIN, FST_MCP_BAD_PROTOCOL_VERSION, FST_MCP_NOT_ACCEPTABLE } from '../errors.js'
+import { FST_MCP_AMBIGUOUS_HOST, FST_MCP_BAD_HOST, FST_MCP_BAD_ORIGIN, FST_MCP_BAD_PROTOCOL_VERSION, FST_MCP_NOT_ACCEPTABLE } from '../errors.js'
 import { SUPPORTED_VERSIONS } from '../live/hub.js'
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
@@ -27,12 +27,26 @@ function onLoopback (socket: FastifyRequest['socket']): boolean {
   return s[LOOPBACK_SOCKET]
 }
 
+/** Whether the request carries more than one `Host` header (Node keeps only the first in `headers`). */
+function repeatedHost (rawHeaders: string[]): boolean {
+  let seen = false
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string
+    if (name.length === 4 && name.toLowerCase() === 'host') {
+      if (seen) return true
+      seen = true
+    }
+  }
+  return false
+}
+
 /**
  * DNS-rebinding protection: checks `Host` and `Origin` before anything else runs (throws 403).
  * On a loopback socket only loopback names pass unless allowlists say otherwise.
  */
 export function hostOriginGuard (allowedHosts: string[] | null, allowedOrigins: string[] | null): (request: FastifyRequest) => void {
   return function mcpHostOriginGuard (request: FastifyRequest): void {
+    if (repeatedHost(request.raw.rawHeaders)) throw new FST_MCP_AMBIGUOUS_HOST()
     const loopback = onLoopback(request.socket)
     const host = (request.headers.host ?? '').toLowerCase()
     const hostname = hostnameOf(host)

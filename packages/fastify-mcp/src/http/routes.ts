@@ -9,6 +9,7 @@ import {
   FST_MCP_SESSION_NOT_FOUND,
   FST_MCP_SESSION_REQUIRED,
   FST_MCP_STREAM_CONFLICT,
+  FST_MCP_TOO_MANY_PRINCIPAL_SESSIONS,
   FST_MCP_TOO_MANY_SESSIONS,
   FST_MCP_UNSUPPORTED_VERSION,
   errorResponse,
@@ -27,6 +28,7 @@ import type { McpCaller } from '../registry/types.js'
 import type { McpPrincipal, SessionRecord } from '../session/types.js'
 import type { ResolvedOptions } from '../options.js'
 import { checkProtocolVersion, requireAccept } from './guards.js'
+import type { RateCounter } from './rate.js'
 import { SseConnection } from './sse.js'
 
 type Msg = Record<string, unknown>
@@ -74,6 +76,19 @@ export interface RouteDeps {
   scopeCheck: ScopeCheck | null
   /** The 2026-07-28 side, unless only the legacy era is served. */
   modern: ModernEndpoint | null
+  /** The rate limiter's counter, when a rate limit is configured (batches spend one hit per further message). */
+  rate: RateCounter | null
+}
+
+/** DELETE (and GET) carry no body: drop what would make Fastify read and parse one, whatever `Content-Type` says. */
+function ignoreBody (request: FastifyRequest, _reply: FastifyReply, done: () => void): void {
+  const h = request.headers
+  if (h['content-type'] !== undefined || h['content-length'] !== undefined || h['transfer-encoding'] !== undefined) {
+    delete h['content-type']
+    delete h['content-length']
+    delete h['transfer-encoding']
+  }
+  done()
 }
 
 const DATE = /^\d{4}-\d{2}-\d{2}$/
@@ -129,7 +144,8 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
       record = await store.get(sid, true)
       if (record !== null) hub.confirmed(record)
     }
-    if (record === null || !samePrincipal(record.principal, principalOf(request.mcpAuth))) throw new FST_MCP_SESSION_NOT_FOUND()
+    if (record === null) throw new FST_MCP_SESSION_NOT_FOUND()
+    if (!samePrincipal(record.principal, principalOf(request.mcpAuth))) throw Object.assign(new FST_MCP_SESSION_NOT_FOUND(), { refusal: 'session_principal_mismatch' })
     checkProtocolVersion(request)
     request.mcpSession = record
     return record
@@ -165,7 +181,11 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
       reply.send(JSON.stringify(response))
       return
     }
-    if (!await hub.adopt(live, options.maxSessions)) throw new FST_MCP_TOO_MANY_SESSIONS()
+    const adopted = await hub.adopt(live, options.maxSessions, options.maxPerPrincipal)
+    if (adopted === 'principal') {
+      throw Object.assign(new FST_MCP_TOO_MANY_PRINCIPAL_SESSIONS(options.maxPerPrincipal), { headers: { 'retry-after': '60' } })
+    }
+    if (!adopted) throw new FST_MCP_TOO_MANY_SESSIONS()
     request.mcpSession = live.record
     reply.header('mcp-session-id', live.record.id).send(JSON.stringify(response))
   }
@@ -267,6 +287,9 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
     const batch = Array.isArray(body)
     const messages = (batch ? body : [body]) as Msg[]
     if (batch && messages.length === 0) throw new FST_MCP_INVALID_REQUEST('an empty batch')
+    if (batch && messages.length > options.maxBatchSize) throw new FST_MCP_INVALID_REQUEST(`a batch of ${messages.length} messages exceeds the limit of ${options.maxBatchSize}`)
+    // The request itself was counted before its body was read; each further message costs one more.
+    if (batch && deps.rate !== null && messages.length > 1) deps.rate.consume(request, messages.length - 1)
     const kinds = messages.map(classify)
     const init = messages.findIndex((m) => m.method === 'initialize')
     if (init !== -1 && batch) throw new FST_MCP_INVALID_REQUEST('initialize must not be part of a batch')
@@ -323,7 +346,7 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
     }
   }
 
-  app.get(options.path, async function mcpGet (request, reply) {
+  app.get(options.path, { onRequest: ignoreBody }, async function mcpGet (request, reply) {
     sessionMethodsOnly(request, 'offers no GET stream')
     requireAccept(request, ['text/event-stream'])
     const record = await lookup(request)
@@ -332,7 +355,7 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
     if (streamId === undefined) throw new FST_MCP_BAD_EVENT_ID()
     const conflict = streamId === STANDALONE ? 'a GET stream is already open for this session' : 'this stream is already being read'
     if (hub.hasStream(record.id, streamId) || !await hub.claim(record.id, streamId)) throw new FST_MCP_STREAM_CONFLICT(conflict)
-    const conn = new SseConnection(reply, {}, options.keepAliveMs)
+    const conn = new SseConnection(reply, {}, options.keepAliveMs, options.maxBufferedBytes)
     if (!hub.attachStream(record.id, streamId, conn)) throw new FST_MCP_STREAM_CONFLICT(conflict)
     conn.onClose(() => {
       hub.detachStream(record.id, streamId, conn)
@@ -356,7 +379,7 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
     return reply
   })
 
-  app.delete(options.path, async function mcpDelete (request, reply) {
+  app.delete(options.path, { onRequest: ignoreBody }, async function mcpDelete (request, reply) {
     sessionMethodsOnly(request, 'has no sessions to delete')
     const record = await lookup(request)
     await hub.close(record.id, 'deleted')

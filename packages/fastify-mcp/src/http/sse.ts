@@ -10,6 +10,8 @@ export class SseConnection {
   readonly #reply: FastifyReply
   readonly #headers: Record<string, string>
   readonly #keepAliveMs: number
+  readonly #maxBufferedBytes: number
+  #waiting: Promise<void> | null = null
   #opened = false
   #buffer: Array<{ id: string | null, message: JSONRPCMessage | null, final: boolean }> | null = []
   #closed = false
@@ -17,11 +19,15 @@ export class SseConnection {
   #keepAlive: NodeJS.Timeout | null = null
   readonly #onClose: Array<() => void> = []
 
-  /** Nothing is written until {@link open}; events given before are buffered. */
-  constructor (reply: FastifyReply, headers: Record<string, string>, keepAliveMs: number) {
+  /**
+   * Nothing is written until {@link open}; events given before are buffered. Past `maxBufferedBytes`
+   * waiting in the socket (a client that does not read), the connection is dropped.
+   */
+  constructor (reply: FastifyReply, headers: Record<string, string>, keepAliveMs: number, maxBufferedBytes = 1024 * 1024) {
     this.#reply = reply
     this.#headers = headers
     this.#keepAliveMs = keepAliveMs
+    this.#maxBufferedBytes = maxBufferedBytes
   }
 
   /** Sends the headers, then `first` (e.g. replayed events), then what was buffered, in order and without duplicates. */
@@ -68,7 +74,33 @@ export class SseConnection {
 
   #write (chunk: string): void {
     if (this.#closed) return
-    this.#reply.raw.write(chunk)
+    const raw = this.#reply.raw
+    if (!raw.write(chunk) && raw.writableLength > this.#maxBufferedBytes) {
+      // The client is not reading and what waits for it is past the bound: drop the stream (its events
+      // stay in the event store, a client resumes with Last-Event-ID).
+      raw.destroy()
+      this.#finish()
+    }
+  }
+
+  /**
+   * Resolves when the socket can take more (immediately unless a write was refused), or once the
+   * connection is gone: producers await it to pause while the client does not read.
+   */
+  async writable (): Promise<void> {
+    if (this.#closed || !this.#opened || !this.#reply.raw.writableNeedDrain) return
+    this.#waiting ??= new Promise<void>((resolve) => {
+      const raw = this.#reply.raw
+      const done = (): void => {
+        raw.off('drain', done)
+        raw.off('close', done)
+        this.#waiting = null
+        resolve()
+      }
+      raw.on('drain', done)
+      raw.on('close', done)
+    })
+    await this.#waiting
   }
 
   /** Writes one event; ignored when an event of the same stream with an equal or later id was written. */

@@ -78,7 +78,7 @@ export class Exchange implements Responder {
     if (this.#mode !== 'pending') return
     this.#mode = 'sse'
     this.#streamId = randomBytes(8).toString('hex')
-    this.#conn = new SseConnection(this.#reply, this.#headers, this.#hub.keepAliveMs)
+    this.#conn = new SseConnection(this.#reply, this.#headers, this.#hub.keepAliveMs, this.#hub.maxBufferedBytes)
     this.#conn.open()
     this.#conn.onClose(() => { this.#hub.detachStream(this.#sessionId, this.#streamId as string, this.#conn as SseConnection) })
     this.#hub.attachStream(this.#sessionId, this.#streamId, this.#conn)
@@ -94,6 +94,7 @@ export class Exchange implements Responder {
     } else if (this.#conn !== null) {
       this.#conn.event(null, message)
       if (final) this.#conn.end()
+      else await this.#conn.writable()
     }
   }
 

@@ -41,6 +41,10 @@ export interface HubOptions {
   toolsList: 'all' | 'allowed'
   enforceScopes: boolean
   log: { warn: (obj: object, msg: string) => void }
+  /** Most bytes buffered per SSE stream before it is dropped. */
+  maxBufferedBytes: number
+  /** How long {@link Hub.close} waits for the other instances to acknowledge. Default 2,000 ms. */
+  closeAckMs?: number
 }
 
 /** Lifecycle events, on `app.mcp.events`. */
@@ -156,21 +160,27 @@ export class Hub implements TransportHost {
     return c !== undefined && !c.closed
   }
 
-  #deliverLocal (sessionId: string, streamId: string, eventId: string, message: JSONRPCMessage | null, final: boolean): boolean {
+  #deliverLocal (sessionId: string, streamId: string, eventId: string, message: JSONRPCMessage | null, final: boolean): SseConnection | null {
     const conn = this.#streams.get(this.#key(sessionId, streamId))
-    if (conn === undefined || conn.closed) return false
+    if (conn === undefined || conn.closed) return null
     conn.event(eventId, message, undefined, final)
     if (final && conn.opened) conn.end()
-    return true
+    return conn
   }
 
-  /** Stores an event of a stream and delivers it to the connection holding that stream, here or elsewhere. */
+  /**
+   * Stores an event of a stream and delivers it to the connection holding that stream, here or elsewhere.
+   * Resolves once the local connection can take more (backpressure: a producer awaiting this pauses
+   * while its client does not read).
+   */
   async emit (sessionId: string, streamId: string, message: JSONRPCMessage, final: boolean): Promise<void> {
     const eventId = await this.events.append(sessionId, streamId, message, final)
-    if (!this.#deliverLocal(sessionId, streamId, eventId, message, final)) {
-      await this.#o.bus.publish({ kind: 'event', sessionId, streamId, eventId, message, final })
-    }
+    const conn = this.#deliverLocal(sessionId, streamId, eventId, message, final)
+    if (conn === null) await this.#o.bus.publish({ kind: 'event', sessionId, streamId, eventId, message, final })
+    else await conn.writable()
   }
+
+  get maxBufferedBytes (): number { return this.#o.maxBufferedBytes }
 
   async standalone (sessionId: string, message: JSONRPCMessage): Promise<void> {
     await this.emit(sessionId, STANDALONE, message, false)
@@ -299,11 +309,12 @@ export class Hub implements TransportHost {
     return { live: { record, info: infoOf(record), server, transport, verifiedAt: now }, response }
   }
 
-  /** Saves a session created by {@link initialize}; false when the session limit is reached. */
-  async adopt (live: LiveSession, maxSessions: number): Promise<boolean> {
-    if (!await this.#o.store.create(live.record, maxSessions)) {
+  /** Saves a session created by {@link initialize}; false (or `'principal'`) when a session limit is reached. */
+  async adopt (live: LiveSession, maxSessions: number, maxPerPrincipal?: number): Promise<boolean | 'principal'> {
+    const created = await this.#o.store.create(live.record, maxSessions, maxPerPrincipal)
+    if (created !== true) {
       await live.server.close()
-      return false
+      return created
     }
     this.#live.set(live.record.id, live)
     this.#evict()
@@ -311,14 +322,50 @@ export class Hub implements TransportHost {
     return true
   }
 
-  /** Ends a session everywhere: record, stored events, live state on every instance. */
+  /**
+   * Ends a session everywhere: record, stored events, live state on every instance. Resolves once every
+   * instance that received the bus message has dropped the session (or after `closeAckMs`), so that no
+   * instance serves it from its cache after this returns.
+   */
   async close (sessionId: string, reason: SessionCloseReason): Promise<boolean> {
     const existed = await this.#o.store.delete(sessionId)
     await this.events.deleteSession(sessionId)
     this.#drop(sessionId)
-    await this.#o.bus.publish({ kind: 'closed', sessionId })
+    const ack = randomBytes(8).toString('hex')
+    const acked = this.#awaitAcks(ack)
+    try {
+      const receivers = await this.#o.bus.publish({ kind: 'closed', sessionId, from: this.instanceId, ack })
+      await acked.until(typeof receivers === 'number' ? receivers : 0)
+    } finally {
+      acked.cancel()
+    }
     if (existed || reason === 'expired') this.lifecycle.emit('session:closed', { id: sessionId, reason })
     return existed
+  }
+
+  readonly #acks = new Map<string, { count: number, check: () => void }>()
+
+  /** Counts the acknowledgements of one `closed` message; `until(n)` waits for n of them, bounded by `closeAckMs`. */
+  #awaitAcks (ack: string): { until: (n: number) => Promise<void>, cancel: () => void } {
+    const entry = { count: 0, check: () => {} }
+    this.#acks.set(ack, entry)
+    let timer: NodeJS.Timeout | null = null
+    return {
+      until: async (n) => {
+        if (entry.count >= n) return
+        await new Promise<void>((resolve) => {
+          entry.check = () => { if (entry.count >= n) resolve() }
+          timer = setTimeout(() => {
+            this.#o.log.warn({ ack, expected: n, received: entry.count }, 'mcp: not every instance acknowledged a closed session in time')
+            resolve()
+          }, this.#o.closeAckMs ?? 2000)
+        })
+      },
+      cancel: () => {
+        if (timer !== null) clearTimeout(timer)
+        this.#acks.delete(ack)
+      }
+    }
   }
 
   /** Drops what this instance holds of a session (after it ended elsewhere, or expired). */
@@ -384,6 +431,18 @@ export class Hub implements TransportHost {
         break
       case 'closed':
         this.#drop(m.sessionId)
+        if (m.ack !== undefined && m.from !== undefined) {
+          this.#o.bus.publish({ kind: 'closed-ack', to: m.from, ack: m.ack }).catch((err: unknown) => { this.#o.log.warn({ err }, 'mcp: could not acknowledge a closed session') })
+        }
+        break
+      case 'closed-ack':
+        if (m.to === this.instanceId) {
+          const entry = this.#acks.get(m.ack)
+          if (entry !== undefined) {
+            entry.count++
+            entry.check()
+          }
+        }
         break
     }
   }

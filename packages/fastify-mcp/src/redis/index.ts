@@ -3,6 +3,7 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/server'
 import type { BusMessage, McpBus } from '../bus/types.js'
 import { FST_MCP_UNAVAILABLE } from '../errors.js'
 import { parseEventId, type EventStore, type StoredEvent } from '../events/types.js'
+import { principalKey } from '../session/principal.js'
 import type { SessionRecord, SessionStore } from '../session/types.js'
 
 /** Runs a Redis call; a connection failure becomes a 503 (FST_MCP_UNAVAILABLE) instead of a hang or a 500. */
@@ -15,7 +16,7 @@ async function guarded<T> (what: string, fn: () => Promise<T>): Promise<T> {
 }
 
 type Commands = Redis & {
-  mcpCreate: (zset: string, key: string, now: number, ttl: number, limit: number, record: string, id: string) => Promise<number>
+  mcpCreate: (zset: string, key: string, principals: string, now: number, ttl: number, limit: number, record: string, id: string, perPrincipal: number, sessionPrefix: string) => Promise<number>
   mcpTouch: (zset: string, key: string, now: number, ttl: number, id: string) => Promise<number>
   mcpGetTouch: (zset: string, key: string, now: number, ttl: number, id: string) => Promise<string | null>
   mcpClaim: (key: string, holder: string, ttl: number) => Promise<number>
@@ -24,10 +25,20 @@ type Commands = Redis & {
 
 function define (redis: Redis): Commands {
   redis.defineCommand('mcpCreate', {
-    numberOfKeys: 2,
-    // Atomically: drop expired ids from the index, refuse past the limit, store the record with its TTL.
+    numberOfKeys: 3,
+    // Atomically: drop expired ids from the index, refuse past the limit, count the principal's live
+    // sessions (forgetting ended ones) and refuse past its cap, store the record with its TTL.
     lua: `redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+local per = tonumber(ARGV[6])
+if per > 0 then
+  local n = 0
+  for _, sid in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+    if redis.call('EXISTS', ARGV[7] .. sid) == 1 then n = n + 1 else redis.call('SREM', KEYS[3], sid) end
+  end
+  if n >= per then return 2 end
+  redis.call('SADD', KEYS[3], ARGV[5])
+end
 redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[2])
 redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), ARGV[5])
 return 1`
@@ -110,9 +121,13 @@ export class RedisSessionStore implements SessionStore {
     }
   }
 
-  async create (record: SessionRecord, limit: number): Promise<boolean> {
-    return await guarded('the session store', async () =>
-      await this.#r.mcpCreate(this.#index, this.#key(record.id), Date.now(), this.#idle, limit, JSON.stringify(record), record.id) === 1)
+  async create (record: SessionRecord, limit: number, perPrincipal?: number): Promise<boolean | 'principal'> {
+    const principal = principalKey(record.principal)
+    const cap = principal === null || perPrincipal === undefined ? 0 : perPrincipal
+    const set = `${this.#p}p:${principal ?? ''}`
+    const done = await guarded('the session store', async () =>
+      await this.#r.mcpCreate(this.#index, this.#key(record.id), set, Date.now(), this.#idle, limit, JSON.stringify(record), record.id, cap, `${this.#p}s:`))
+    return done === 2 ? 'principal' : done === 1
   }
 
   async get (id: string, touch = false): Promise<SessionRecord | null> {
@@ -256,8 +271,9 @@ export class RedisBus implements McpBus {
     })
   }
 
-  async publish (message: BusMessage): Promise<void> {
-    await guarded('the message bus', async () => { await this.#pub.publish(this.#channel, JSON.stringify(message)) })
+  async publish (message: BusMessage): Promise<number> {
+    // PUBLISH answers how many subscriber connections got the message (one per instance).
+    return await guarded('the message bus', async () => await this.#pub.publish(this.#channel, JSON.stringify(message)))
   }
 
   async subscribe (handler: (message: BusMessage) => void): Promise<() => Promise<void>> {

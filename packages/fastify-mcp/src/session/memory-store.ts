@@ -1,8 +1,10 @@
+import { principalKey } from './principal.js'
 import type { SessionRecord, SessionStore } from './types.js'
 
 /** In-process session store with idle expiry (a sweep plus a check on every read). */
 export class MemorySessionStore implements SessionStore {
   readonly #records = new Map<string, SessionRecord>()
+  readonly #byPrincipal = new Map<string, Set<string>>()
   #idleTimeoutMs = 30 * 60_000
   #onExpired: (id: string) => void = () => {}
   #timer: NodeJS.Timeout | null = null
@@ -23,15 +25,42 @@ export class MemorySessionStore implements SessionStore {
     const now = Date.now()
     for (const r of this.#records.values()) {
       if (this.#expired(r, now)) {
-        this.#records.delete(r.id)
+        this.#remove(r.id)
         this.#onExpired(r.id)
       }
     }
   }
 
-  async create (record: SessionRecord, limit: number): Promise<boolean> {
+  #remove (id: string): boolean {
+    const r = this.#records.get(id)
+    if (r === undefined) return false
+    this.#records.delete(id)
+    const key = principalKey(r.principal)
+    if (key !== null) {
+      const ids = this.#byPrincipal.get(key)
+      ids?.delete(id)
+      if (ids?.size === 0) this.#byPrincipal.delete(key)
+    }
+    return true
+  }
+
+  async create (record: SessionRecord, limit: number, perPrincipal?: number): Promise<boolean | 'principal'> {
     if (this.#records.size >= limit) this.#sweep()
     if (this.#records.size >= limit) return false
+    const key = principalKey(record.principal)
+    let ids: Set<string> | undefined
+    if (key !== null) {
+      ids = this.#byPrincipal.get(key)
+      if (perPrincipal !== undefined && ids !== undefined && ids.size >= perPrincipal) {
+        this.#sweep()
+        if (ids.size >= perPrincipal) return 'principal'
+      }
+      if (ids === undefined) {
+        ids = new Set()
+        this.#byPrincipal.set(key, ids)
+      }
+      ids.add(record.id)
+    }
     this.#records.set(record.id, record)
     return true
   }
@@ -41,7 +70,7 @@ export class MemorySessionStore implements SessionStore {
     if (r === undefined) return null
     const now = Date.now()
     if (this.#expired(r, now)) {
-      this.#records.delete(id)
+      this.#remove(id)
       this.#onExpired(id)
       return null
     }
@@ -63,7 +92,7 @@ export class MemorySessionStore implements SessionStore {
 
   async delete (id: string): Promise<boolean> {
     for (const key of this.#claims.keys()) if (key.startsWith(`${id}/`)) this.#claims.delete(key)
-    return this.#records.delete(id)
+    return this.#remove(id)
   }
 
   readonly #claims = new Map<string, { holder: string, until: number }>()
@@ -93,6 +122,7 @@ export class MemorySessionStore implements SessionStore {
   async close (): Promise<void> {
     if (this.#timer !== null) clearInterval(this.#timer)
     this.#records.clear()
+    this.#byPrincipal.clear()
     this.#claims.clear()
   }
 }

@@ -29,8 +29,11 @@ export type SessionCloseReason = 'deleted' | 'expired' | 'closed' | 'shutdown'
 
 /** Where session records live. The in-memory store is the default; `RedisSessionStore` shares them between instances. */
 export interface SessionStore {
-  /** Saves a new record unless `limit` records exist already; resolves false when at the limit. */
-  create: (record: SessionRecord, limit: number) => Promise<boolean>
+  /**
+   * Saves a new record unless `limit` records exist already (resolves false) or, when `perPrincipal` is
+   * given, the record's principal (issuer and subject) already holds that many (resolves `'principal'`).
+   */
+  create: (record: SessionRecord, limit: number, perPrincipal?: number) => Promise<boolean | 'principal'>
   /** The record, or null when unknown or idle longer than the timeout; with `touch`, also restarts its idle timer (one round trip). */
   get: (id: string, touch?: boolean) => Promise<SessionRecord | null>
   /** Marks the session as used now (restarts its idle timer); false when it no longer exists. */
