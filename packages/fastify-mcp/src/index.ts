@@ -110,6 +110,13 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
     }
   }
 
+  if (opts.onRefusal !== undefined) {
+    registry.invalidArguments = async (ctx, tool, message) => {
+      if (ctx.request === null) return
+      await notifyRefusal(ctx.request, refusalOf(ctx.request, 200, 'invalid_params', message, RPC.INVALID_PARAMS, { method: 'tools/call', target: tool }))
+    }
+  }
+
   const api: McpDecorator = {
     registry,
     tool (def) { registry.tool(def); return api },

@@ -173,11 +173,11 @@ export class Hub implements TransportHost {
    * Resolves once the local connection can take more (backpressure: a producer awaiting this pauses
    * while its client does not read).
    */
-  async emit (sessionId: string, streamId: string, message: JSONRPCMessage, final: boolean): Promise<void> {
+  async emit (sessionId: string, streamId: string, message: JSONRPCMessage, final: boolean, wait = true): Promise<void> {
     const eventId = await this.events.append(sessionId, streamId, message, final)
     const conn = this.#deliverLocal(sessionId, streamId, eventId, message, final)
     if (conn === null) await this.#o.bus.publish({ kind: 'event', sessionId, streamId, eventId, message, final })
-    else await conn.writable()
+    else if (wait) await conn.writable()
   }
 
   get maxBufferedBytes (): number { return this.#o.maxBufferedBytes }
@@ -456,7 +456,8 @@ export class Hub implements TransportHost {
         if (record === null || !record.subscriptions.includes(uri)) continue
       }
       try {
-        await this.emit(sessionId, STANDALONE, message, false)
+        // One slow reader must not hold the others' notifications: no waiting here (past the bound its stream is dropped).
+        await this.emit(sessionId, STANDALONE, message, false, false)
       } catch (err) {
         this.#o.log.warn({ err, sessionId }, 'mcp: broadcast delivery failed')
       }

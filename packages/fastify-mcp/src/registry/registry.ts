@@ -379,6 +379,9 @@ export class McpRegistry extends EventEmitter {
    * an `isError` result; protocol errors (unknown tool, a missing client capability, a pending 2026 input
    * request) propagate.
    */
+  /** Awaited when a call's arguments fail the tool's input schema, before the in-band error is returned (the plugin's `onRefusal`). */
+  invalidArguments: ((ctx: McpContext, tool: string, message: string) => Promise<void>) | null = null
+
   async callTool (name: string, args: unknown, ctx: McpContext, enforceScopes = true): Promise<CallToolResult> {
     const compiled = this.#tools.get(name)
     if (compiled === undefined) throw new ProtocolError(RPC.INVALID_PARAMS, `Unknown tool: ${name}`)
@@ -388,7 +391,11 @@ export class McpRegistry extends EventEmitter {
     let input: unknown = args ?? {}
     if (compiled.validateInput !== null) {
       const checked = await compiled.validateInput(input)
-      if (!checked.ok) return { content: [{ type: 'text', text: `Invalid arguments for tool ${name}: ${checked.message}` }], isError: true }
+      if (!checked.ok) {
+        const text = `Invalid arguments for tool ${name}: ${checked.message}`
+        if (this.invalidArguments !== null) await this.invalidArguments(ctx, name, text)
+        return { content: [{ type: 'text', text }], isError: true }
+      }
       input = checked.value
     }
     let out: ToolReturn

@@ -33,7 +33,7 @@ export interface Instance { app: FastifyInstance & { calls: { slow: number, slow
 /** One app instance on its own Redis connections, sharing `prefix` with its siblings. */
 export async function instance (prefix: string, opts: Partial<FastifyMcpOptions> = {}, url = REDIS_URL): Promise<Instance> {
   const backend = createRedisBackend({ url, prefix })
-  const app = await buildApp({ sessions: { store: backend.store, ...opts.sessions }, eventStore: backend.eventStore, bus: backend.bus, ...opts })
+  const app = await buildApp({ ...opts, sessions: { store: backend.store, ...opts.sessions }, eventStore: backend.eventStore, bus: backend.bus })
   app.addHook('onClose', async () => { await backend.close() })
   return { app, url: await listen(app), backend }
 }
