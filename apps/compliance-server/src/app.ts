@@ -50,12 +50,16 @@ export async function buildApp (o: BuildOptions): Promise<FastifyInstance> {
     sessions: {
       idleTimeoutMs: config.SESSION_IDLE_TIMEOUT,
       maxSessions: config.MAX_SESSIONS,
+      maxPerPrincipal: config.MAX_SESSIONS_PER_PRINCIPAL,
       ...(redis === null ? {} : { store: redis.store })
     },
     ...(redis === null ? {} : { eventStore: redis.eventStore, bus: redis.bus }),
     ...(config.ALLOWED_HOSTS === undefined ? {} : { allowedHosts: config.ALLOWED_HOSTS }),
     ...(config.ALLOWED_ORIGINS === undefined ? {} : { allowedOrigins: config.ALLOWED_ORIGINS, cors: { origins: config.ALLOWED_ORIGINS } }),
     rateLimit: { max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW },
+    maxBatchSize: config.MAX_BATCH_SIZE,
+    maxJsonDepth: config.MAX_JSON_DEPTH,
+    sse: { maxBufferedBytes: config.SSE_MAX_BUFFERED_BYTES },
     eras: config.MCP_ERAS,
     ...(config.MCP_REQUEST_STATE_SECRET === undefined ? {} : { modern: { requestStateSecret: config.MCP_REQUEST_STATE_SECRET } })
   })

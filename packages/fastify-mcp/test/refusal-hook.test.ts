@@ -1,3 +1,4 @@
+import type { InjectOptions } from 'fastify'
 import t from 'tap'
 import type { McpRefusal } from '../src/index.js'
 import { ACC, PV, buildApp, initBody } from './helpers/http.js'
@@ -19,7 +20,7 @@ async function setup (t: { teardown: (fn: () => unknown) => void }, hook?: (r: M
 t.test('every refused request is reported once, with its reason and no token material', async (t) => {
   const { app, seen, open } = await setup(t)
   const sid = await open('alice')
-  const cases: Array<[Parameters<typeof app.inject>[0], Partial<McpRefusal>]> = [
+  const cases: Array<[InjectOptions, Partial<McpRefusal>]> = [
     [{ method: 'POST', url: '/mcp', headers: H, payload: initBody() }, { status: 401, code: -32004, reason: 'unauthenticated' }],
     [{ method: 'POST', url: '/mcp?access_token=tok-alice', headers: H, payload: initBody() }, { status: 401, reason: 'unauthenticated' }],
     [{ method: 'POST', url: '/mcp', headers: { ...H, authorization: 'Bearer forged-secret' }, payload: initBody() }, { status: 401, reason: 'invalid_token', caller: null }],
@@ -36,7 +37,7 @@ t.test('every refused request is reported once, with its reason and no token mat
   for (const [req, want] of cases) {
     const before = seen.length
     const res = await app.inject(req)
-    t.equal(res.statusCode, want.status, want.reason)
+    t.equal(res.statusCode, want.status, String(want.reason))
     t.equal(seen.length, before + 1, `${want.reason}: reported once`)
     const r = seen.at(-1) as McpRefusal
     t.match(r, { ...want, requestId: String, ip: String, message: String })
