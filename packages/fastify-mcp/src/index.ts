@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { MemoryBus } from './bus/memory-bus.js'
+import { isLoopbackHost } from './protocol/index.js'
 import { FST_MCP_UNAUTHORIZED, RPC } from './errors.js'
 import { MemoryEventStore } from './events/memory-store.js'
 import { hostOriginGuard } from './http/guards.js'
@@ -72,9 +73,6 @@ function rpcCodeOf (err: FastifyError): number {
   }
 }
 
-function isLoopbackHost (host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.')
-}
 
 
 async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promise<void> {
@@ -389,4 +387,4 @@ export { requireScopes, resourceMetadataUrl } from './auth/index.js'
 export { introspectionVerifier, jwtVerifier, defaultScopes, canonicalResource, type IntrospectionOptions } from './auth/verifiers.js'
 export { TokenError } from './auth/types.js'
 export type { McpEvents } from './live/hub.js'
-export { SUPPORTED_VERSIONS } from './live/hub.js'
+export { SUPPORTED_VERSIONS } from './protocol/index.js'

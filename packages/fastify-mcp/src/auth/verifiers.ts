@@ -11,6 +11,7 @@ import {
 } from 'jose'
 import type { McpCaller } from '../registry/types.js'
 import { TokenError, type AuthOptions, type TokenVerifier } from './types.js'
+import { isLoopbackHost } from '../protocol/index.js'
 
 const ASYMMETRIC = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA', 'Ed25519']
 
@@ -36,9 +37,6 @@ export function canonicalResource (value: string): string {
   }
 }
 
-function isLoopbackHost (hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || hostname.startsWith('127.')
-}
 
 /** Bounded cache of verified tokens, keyed by their SHA-256, kept until expiry. */
 export class TokenCache {

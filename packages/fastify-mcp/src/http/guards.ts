@@ -1,13 +1,9 @@
 import type { FastifyRequest } from 'fastify'
 import { FST_MCP_AMBIGUOUS_HOST, FST_MCP_BAD_HOST, FST_MCP_BAD_ORIGIN, FST_MCP_BAD_PROTOCOL_VERSION, FST_MCP_NOT_ACCEPTABLE } from '../errors.js'
-import { SUPPORTED_VERSIONS } from '../live/hub.js'
+import { isLoopbackAddress, SUPPORTED_VERSIONS } from '../protocol/index.js'
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
 
-function isLoopbackAddress (address: string | undefined): boolean {
-  if (address === undefined) return true
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
-}
 
 function hostnameOf (host: string): string {
   if (host.startsWith('[')) {

@@ -1,21 +1,11 @@
 import type { FastifyReply } from 'fastify'
-import type { JSONRPCMessage, LoggingLevel, RequestId } from '@modelcontextprotocol/server'
+import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/server'
+import { logPasses } from '../protocol/index.js'
 import { withoutKey, type RequestIO } from '../registry/registry.js'
 import type { McpContext } from '../registry/types.js'
 import { Exchange, type Responder } from './exchange.js'
-import type { Hub, LiveSession } from './hub.js'
+import type { SessionHandle, StreamHost } from './host.js'
 
-const SEVERITY: Record<string, number> = { debug: 0, info: 1, notice: 2, warning: 3, error: 4, critical: 5, alert: 6, emergency: 7 }
-
-/** Whether `level` is one of the protocol's logging levels. */
-export function isLogLevel (level: string): level is LoggingLevel {
-  return Object.hasOwn(SEVERITY, level)
-}
-
-/** Whether a log message at `level` passes the minimum `min` (none set: everything passes). */
-export function logPasses (level: LoggingLevel, min: LoggingLevel | null): boolean {
-  return min === null || (SEVERITY[level] ?? 0) >= (SEVERITY[min] ?? 0)
-}
 
 /**
  * One request served by the plugin's own dispatch (the lean 2025 path and every 2026 request): the
@@ -27,12 +17,12 @@ export abstract class Call implements RequestIO, Responder {
   readonly id: RequestId
   readonly method: string
   readonly meta: Record<string, unknown> | undefined
-  protected readonly hub: Hub
+  protected readonly hub: StreamHost
   protected readonly reply: FastifyReply
   #exchange: Exchange | null = null
   #controller: AbortController | null = null
 
-  constructor (hub: Hub, reply: FastifyReply, id: RequestId, method: string, meta: Record<string, unknown> | undefined) {
+  constructor (hub: StreamHost, reply: FastifyReply, id: RequestId, method: string, meta: Record<string, unknown> | undefined) {
     this.hub = hub
     this.reply = reply
     this.id = id
@@ -101,9 +91,9 @@ export abstract class Call implements RequestIO, Responder {
 
 /** A call in a 2025 session: logs follow the session's level, input requests go to the client over the session. */
 export class SessionCall extends Call {
-  readonly #live: LiveSession
+  readonly #live: SessionHandle
 
-  constructor (hub: Hub, reply: FastifyReply, live: LiveSession, id: RequestId, method: string, meta: Record<string, unknown> | undefined) {
+  constructor (hub: StreamHost, reply: FastifyReply, live: SessionHandle, id: RequestId, method: string, meta: Record<string, unknown> | undefined) {
     super(hub, reply, id, method, meta)
     this.#live = live
   }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { FastifyReply } from 'fastify'
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/server'
 import { SseConnection } from '../http/sse.js'
-import type { Hub } from './hub.js'
+import type { StreamHost } from './host.js'
 
 /** Where the SDK transport sends what belongs to a request in flight: related messages, its response. */
 export interface Responder {
@@ -21,7 +21,7 @@ export interface Responder {
  * `closeStream()` — the stream lives on in the event store and can be resumed with GET + Last-Event-ID.
  */
 export class Exchange implements Responder {
-  readonly #hub: Hub
+  readonly #hub: StreamHost
   readonly #reply: FastifyReply
   readonly #sessionId: string | null
   readonly #priming: boolean
@@ -37,7 +37,7 @@ export class Exchange implements Responder {
   /** Resolves once every request of this exchange has been answered. */
   readonly done: Promise<void>
 
-  constructor (hub: Hub, reply: FastifyReply, options: { sessionId: string | null, protocolVersion: string, requestIds: RequestId[], batch: boolean, headers?: Record<string, string> }) {
+  constructor (hub: StreamHost, reply: FastifyReply, options: { sessionId: string | null, protocolVersion: string, requestIds: RequestId[], batch: boolean, headers?: Record<string, string> }) {
     this.#hub = hub
     this.#reply = reply
     this.#sessionId = options.sessionId

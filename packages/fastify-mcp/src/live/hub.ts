@@ -9,15 +9,15 @@ import type { McpRegistry, RequestBinding } from '../registry/registry.js'
 import type { McpSessionInfo } from '../registry/types.js'
 import type { SessionCloseReason, SessionRecord, SessionStore } from '../session/types.js'
 import { Listeners } from '../modern/listen.js'
+import type { SessionHandle, StreamHost } from './host.js'
 import { bindingOf, SessionTransport, type TransportHost } from './transport.js'
 
 export const STANDALONE = 'standalone'
 /** How long a stream claim lasts unless refreshed (the busy timer refreshes claims well before). */
 export const CLAIM_TTL_MS = 30_000
-export const SUPPORTED_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26']
 
 /** A session's server object living on this instance: a cache entry, rebuilt from the record when missing. */
-export interface LiveSession {
+export interface LiveSession extends SessionHandle {
   record: SessionRecord
   info: McpSessionInfo
   server: Server
@@ -62,7 +62,7 @@ function infoOf (record: SessionRecord): McpSessionInfo {
  * connections open on this instance, and delivery of events to them (directly, or over the bus
  * to whichever instance holds a stream).
  */
-export class Hub implements TransportHost {
+export class Hub implements TransportHost, StreamHost {
   readonly instanceId = randomBytes(6).toString('hex')
   readonly events: EventStore
   readonly retryMs: number

@@ -10,7 +10,8 @@ import {
   type SubscriptionFilter
 } from '@modelcontextprotocol/server'
 import { errorResponse, FST_MCP_BAD_REQUEST, FST_MCP_INVALID_PARAMS, FST_MCP_METHOD_NOT_FOUND, FST_MCP_UNAVAILABLE, RPC, rpcError } from '../errors.js'
-import { Call, logPasses } from '../live/call.js'
+import { Call } from '../live/call.js'
+import { logPasses } from '../protocol/index.js'
 import type { Hub } from '../live/hub.js'
 import { InputRequiredSignal } from '../registry/input.js'
 import type { McpRegistry, RequestBinding } from '../registry/registry.js'
