@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
-import { ConfigError, loadConfig } from './config.js'
+import { ConfigError, loadConfig, parseDuration } from './config.js'
 
 const USAGE = `usage: compliance-server [serve|mint-token|verify-audit] [options]
   serve                         start the service (default); configured by the environment
@@ -21,12 +21,14 @@ async function mintCommand (args: string[]): Promise<void> {
     strict: true
   })
   if (values.sub === undefined || values.scopes === undefined) throw new ConfigError('mint-token needs --sub and --scopes')
+  const ttlMs = parseDuration(values.ttl ?? '10m')
+  if (ttlMs === null) throw new ConfigError(`invalid --ttl: "${values.ttl ?? ''}" is not a duration (e.g. 600000, 90s, 10 minutes, 2h)`)
   const config = loadConfig()
   const { mintToken } = await import('./auth.js')
   const token = await mintToken(config, {
     subject: values.sub,
     scopes: values.scopes.split(/[\s,]+/).filter((s) => s !== ''),
-    ttl: values.ttl ?? '10m',
+    ttl: `${Math.max(1, Math.round(ttlMs / 1000))}s`,
     clientId: values['client-id'],
     audience: values.aud
   })
