@@ -63,6 +63,12 @@ async function main (argv: string[]): Promise<void> {
   }
 }
 
+// Run through a package script (`pnpm --filter compliance-server verify-audit FILE`), pnpm starts us in
+// the package's folder; relative paths are meant from where the user typed the command.
+if (process.env.npm_lifecycle_event !== undefined && process.env.INIT_CWD !== undefined && process.env.INIT_CWD !== '') {
+  process.chdir(process.env.INIT_CWD)
+}
+
 main(process.argv.slice(2)).catch((err: unknown) => {
   const message = err instanceof ConfigError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
     ? (err as Error).message

@@ -45,7 +45,7 @@ t.test('no output schema uses a ["string","null"] union; an absent client id is 
   for (const tool of tools) {
     const unions = types(tool.outputSchema).filter(([, v]) => Array.isArray(v) && (v as unknown[]).includes('null'))
     t.same(unions, [], `${tool.name}: no null unions`)
-    const caller = (tool.outputSchema as { properties: { audit: { properties: { caller: { properties: Record<string, unknown>, required: string[] } } } } }).properties.audit.properties.caller
+    const caller = (tool.outputSchema as unknown as { properties: { audit: { properties: { caller: { properties: Record<string, unknown>, required: string[] } } } } }).properties.audit.properties.caller
     t.same(caller.required.sort(), ['scopes', 'subject'], `${tool.name}: clientId and issuer are optional`)
   }
   const r = await client.callTool({ name: 'country_risk', arguments: { country: 'FR' } })
