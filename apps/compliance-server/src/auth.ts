@@ -1,4 +1,4 @@
-import { createPrivateKey } from 'node:crypto'
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { exportJWK, generateKeyPair, SignJWT } from 'jose'
 import type { AuthOptions } from '@mcp-fastify/fastify-mcp'
@@ -30,6 +30,16 @@ function readFile (variable: string, file: string): string {
   }
 }
 
+/** Reads a PEM key file; a file that is not a PEM key of that kind is a configuration error naming the variable. */
+function readKey (variable: string, file: string, kind: 'public' | 'private'): { pem: string, key: KeyObject } {
+  const pem = readFile(variable, file)
+  try {
+    return { pem, key: kind === 'public' ? createPublicKey(pem) : createPrivateKey(pem) }
+  } catch {
+    throw new ConfigError(`invalid ${variable}: ${file} is not a PEM ${kind} key (expected a "-----BEGIN ${kind === 'public' ? 'PUBLIC' : 'PRIVATE'} KEY-----" block)`)
+  }
+}
+
 /** Builds the plugin's auth options from the configuration, or a development key pair and token. */
 export async function setupAuth (config: Config): Promise<AuthSetup> {
   const resourceMetadata = (issuer: string): AuthOptions['resourceMetadata'] => ({
@@ -42,7 +52,7 @@ export async function setupAuth (config: Config): Promise<AuthSetup> {
     const issuer = config.AUTH_ISSUER as string
     const base = { issuer, audience, resourceMetadata: resourceMetadata(issuer) }
     if (config.AUTH_JWKS_URL !== undefined) return { auth: { ...base, jwks: { url: config.AUTH_JWKS_URL } }, devToken: null }
-    if (config.AUTH_PUBLIC_KEY_FILE !== undefined) return { auth: { ...base, publicKeys: [readFile('AUTH_PUBLIC_KEY_FILE', config.AUTH_PUBLIC_KEY_FILE)] }, devToken: null }
+    if (config.AUTH_PUBLIC_KEY_FILE !== undefined) return { auth: { ...base, publicKeys: [readKey('AUTH_PUBLIC_KEY_FILE', config.AUTH_PUBLIC_KEY_FILE, 'public').pem] }, devToken: null }
     return { auth: { ...base, hs256Secret: config.AUTH_HS256_SECRET as string }, devToken: null }
   }
   const issuer = `${new URL(config.publicUrl).origin}/dev-issuer`
@@ -77,7 +87,7 @@ export async function mintToken (config: Config, o: Omit<MintOptions, 'issuer' |
     return await sign(new TextEncoder().encode(config.AUTH_HS256_SECRET), 'HS256', { ...o, issuer, audience })
   }
   if (config.AUTH_PRIVATE_KEY_FILE === undefined) throw new ConfigError('invalid AUTH_PRIVATE_KEY_FILE: mint-token needs AUTH_HS256_SECRET or AUTH_PRIVATE_KEY_FILE')
-  const key = createPrivateKey(readFile('AUTH_PRIVATE_KEY_FILE', config.AUTH_PRIVATE_KEY_FILE))
+  const { key } = readKey('AUTH_PRIVATE_KEY_FILE', config.AUTH_PRIVATE_KEY_FILE, 'private')
   const alg = key.asymmetricKeyType === 'ec' ? 'ES256' : key.asymmetricKeyType === 'rsa' ? 'RS256' : key.asymmetricKeyType === 'ed25519' ? 'EdDSA' : null
   if (alg === null) throw new ConfigError(`invalid AUTH_PRIVATE_KEY_FILE: unsupported key type ${String(key.asymmetricKeyType)}`)
   return await sign(key, alg, { ...o, issuer, audience })

@@ -1,4 +1,6 @@
+import { isIP } from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { parse as parseMs } from '@lukeed/ms'
 import { z } from 'zod'
 
 /** The shipped sample data (OFAC SDN sample, UN consolidated list sample, FATF/EU country lists). */
@@ -8,21 +10,49 @@ const list = z.string().transform((s) => s.split(',').map((x) => x.trim()).filte
 const url = z.string().refine((s) => { try { return ['http:', 'https:'].includes(new URL(s).protocol) } catch { return false } }, 'must be an http(s) URL')
 const positiveInt = z.coerce.number().int().positive()
 
-/** A duration in milliseconds, or with a unit: `90s`, `30m`, `2h`. */
-const duration = z.string().transform((s, ctx) => {
-  const m = /^(\d+)(ms|s|m|h)?$/.exec(s.trim())
-  if (m === null) {
-    ctx.addIssue({ code: 'custom', message: 'must be a duration such as 30000, 90s, 30m or 2h' })
+/**
+ * Parses a duration the way the Fastify ecosystem writes them (`@fastify/rate-limit` uses the same
+ * parser): milliseconds `30000`, or a number with a unit, `90s`, `1 minute`, `2 minutes`, `2h`, `1.5d`.
+ * Returns whole milliseconds, or `null` when the text is not a positive duration.
+ *
+ * @example parseDuration('1 minute') // 60000
+ */
+export function parseDuration (text: string): number | null {
+  const trimmed = text.trim()
+  if (trimmed === '' || trimmed.startsWith('-')) return null
+  const ms = parseMs(trimmed)
+  if (ms === undefined || !Number.isFinite(ms) || ms < 1) return null
+  return Math.round(ms)
+}
+
+/** The zod form of {@link parseDuration}, for configuration and command options. */
+export const durationSchema: z.ZodType<number, string> = z.string().transform((s, ctx) => {
+  const ms = parseDuration(s)
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: `"${s}" is not a duration (e.g. 30000, 90s, 1 minute, 2h)` })
     return z.NEVER
   }
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h']
-  return Number(m[1]) * factor
+  return ms
 })
+const duration = durationSchema
+
+/** Decimal digits only: `''`, `0x10`, `1e3`, ` 80` are not ports. */
+const port = z.string().regex(/^\d{1,5}$/, 'must be a port number 0-65535 written in decimal digits').transform(Number).pipe(z.number().max(65535, 'must be a port number 0-65535'))
+
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i
+const host = z.string().refine((s) => isIP(s) !== 0 || HOSTNAME.test(s), 'must be an IP address or a host name (e.g. 127.0.0.1, 0.0.0.0, ::, localhost)')
+
+/** Development mode only when NODE_ENV is unset (or empty), `development` or `test`, compared case-insensitively. */
+export function isDevelopmentEnv (nodeEnv: string | undefined): boolean {
+  if (nodeEnv === undefined || nodeEnv.trim() === '') return true
+  const v = nodeEnv.trim().toLowerCase()
+  return v === 'development' || v === 'test'
+}
 
 const EnvSchema = z.object({
   NODE_ENV: z.string().optional(),
-  HOST: z.string().min(1).default('127.0.0.1'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: host.default('127.0.0.1'),
+  PORT: port.default(3000),
   MCP_PUBLIC_URL: url.optional(),
   AUTH_ISSUER: url.optional(),
   AUTH_AUDIENCE: z.string().min(1).optional(),
@@ -82,8 +112,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const anyAuth = keySources > 0 || e.AUTH_ISSUER !== undefined
   if (anyAuth && e.AUTH_ISSUER === undefined) throw new ConfigError('invalid AUTH_ISSUER: required when a key source is set')
   if (anyAuth && keySources === 0) throw new ConfigError('invalid AUTH_JWKS_URL: one of AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE, AUTH_HS256_SECRET is required with AUTH_ISSUER')
-  if (!anyAuth && e.NODE_ENV === 'production' && e.TRANSPORT === 'http') {
-    throw new ConfigError('invalid AUTH_ISSUER: NODE_ENV=production requires authentication (AUTH_ISSUER and one of AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE, AUTH_HS256_SECRET)')
+  if (!anyAuth && !isDevelopmentEnv(e.NODE_ENV) && e.TRANSPORT === 'http') {
+    throw new ConfigError(`invalid AUTH_ISSUER: NODE_ENV=${e.NODE_ENV ?? ''} requires authentication (AUTH_ISSUER and one of AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE, AUTH_HS256_SECRET); development mode is only for NODE_ENV unset, development or test`)
   }
   const host = e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST
   const publicUrl = e.MCP_PUBLIC_URL ?? `http://${host}:${e.PORT}/mcp`

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
-import { ConfigError, loadConfig } from './config.js'
+import { ConfigError, loadConfig, parseDuration } from './config.js'
 
 const USAGE = `usage: compliance-server [serve|mint-token|verify-audit] [options]
   serve                         start the service (default); configured by the environment
@@ -21,12 +21,14 @@ async function mintCommand (args: string[]): Promise<void> {
     strict: true
   })
   if (values.sub === undefined || values.scopes === undefined) throw new ConfigError('mint-token needs --sub and --scopes')
+  const ttlMs = parseDuration(values.ttl ?? '10m')
+  if (ttlMs === null) throw new ConfigError(`invalid --ttl: "${values.ttl ?? ''}" is not a duration (e.g. 600000, 90s, 10 minutes, 2h)`)
   const config = loadConfig()
   const { mintToken } = await import('./auth.js')
   const token = await mintToken(config, {
     subject: values.sub,
     scopes: values.scopes.split(/[\s,]+/).filter((s) => s !== ''),
-    ttl: values.ttl ?? '10m',
+    ttl: `${Math.max(1, Math.round(ttlMs / 1000))}s`,
     clientId: values['client-id'],
     audience: values.aud
   })
@@ -59,6 +61,12 @@ async function main (argv: string[]): Promise<void> {
     default:
       throw new ConfigError(`unknown command "${command}"\n${USAGE}`)
   }
+}
+
+// Run through a package script (`pnpm --filter compliance-server verify-audit FILE`), pnpm starts us in
+// the package's folder; relative paths are meant from where the user typed the command.
+if (process.env.npm_lifecycle_event !== undefined && process.env.INIT_CWD !== undefined && process.env.INIT_CWD !== '') {
+  process.chdir(process.env.INIT_CWD)
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {

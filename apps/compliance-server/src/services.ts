@@ -4,7 +4,7 @@ import { MemoryCaseStore } from './domain/cases.js'
 import { CountryRiskLists, sameCountry } from './domain/countries.js'
 import { loadDataDir } from './domain/loaders.js'
 import { ScreeningIndex } from './domain/matching.js'
-import { DEFAULT_DATA_DIR, type Config } from './config.js'
+import { ConfigError, DEFAULT_DATA_DIR, type Config } from './config.js'
 import type { Services } from './tools/index.js'
 
 /** Loads the lists, builds the index and opens the audit log. */
@@ -18,7 +18,7 @@ export async function createServices (config: Pick<Config, 'SANCTIONS_DATA_DIR' 
     datasets,
     risk: await CountryRiskLists.load(riskFile),
     cases: new MemoryCaseStore(),
-    audit: await AuditLog.open(config.AUDIT_LOG_FILE),
+    audit: await openAudit(config.AUDIT_LOG_FILE),
     auditFile: config.AUDIT_LOG_FILE
   }
 }
@@ -28,4 +28,15 @@ async function pickRiskFile (dir: string): Promise<string> {
   const { access } = await import('node:fs/promises')
   const own = join(dir, 'country-risk.json')
   return await access(own).then(() => own, () => join(DEFAULT_DATA_DIR, 'country-risk.json'))
+}
+
+/** The audit log's start-up errors name the variable and the cause (not a bare EISDIR). */
+async function openAudit (file: string): Promise<AuditLog> {
+  try {
+    return await AuditLog.open(file)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const cause = code === 'EISDIR' ? 'is a directory, not a file' : code === 'ENOENT' ? 'is in a folder that does not exist' : code === 'EACCES' ? 'is not writable' : (err as Error).message
+    throw new ConfigError(`invalid AUDIT_LOG_FILE: ${file} ${cause}`)
+  }
 }

@@ -40,7 +40,16 @@ t.test('each invalid variable stops the process with exit 1 and one line naming 
     [{ MCP_REQUEST_STATE_SECRET: 'short' }, 'MCP_REQUEST_STATE_SECRET'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ TRANSPORT: 'pigeon' }, 'TRANSPORT'],
-    [{ NODE_ENV: 'production' }, 'AUTH_ISSUER']
+    [{ NODE_ENV: 'production' }, 'AUTH_ISSUER'],
+    [{ NODE_ENV: 'Production' }, 'AUTH_ISSUER'],
+    [{ NODE_ENV: 'staging' }, 'AUTH_ISSUER'],
+    [{ PORT: '' }, 'PORT'],
+    [{ PORT: '0x10' }, 'PORT'],
+    [{ PORT: '1e3' }, 'PORT'],
+    [{ HOST: 'http://0.0.0.0' }, 'HOST'],
+    [{ RATE_LIMIT_WINDOW: 'a while' }, 'RATE_LIMIT_WINDOW'],
+    [{ AUDIT_LOG_FILE: '/tmp' }, 'AUDIT_LOG_FILE'],
+    [{ AUTH_ISSUER: 'https://i.test', AUTH_PUBLIC_KEY_FILE: '/etc/hostname' }, 'AUTH_PUBLIC_KEY_FILE']
   ]
   for (const [env, name] of cases) {
     const r = await run(['serve'], env)

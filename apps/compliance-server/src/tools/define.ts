@@ -21,7 +21,8 @@ export const AuditSchema = z.object({
   requestId: z.string(),
   tool: z.string(),
   at: z.string(),
-  caller: z.object({ subject: z.string(), clientId: z.string().nullable(), issuer: z.string().nullable(), scopes: z.array(z.string()) }),
+  // Absent values are omitted (not null): `["string","null"]` unions are not portable to clients with strict function-calling schemas.
+  caller: z.object({ subject: z.string(), clientId: z.string().optional(), issuer: z.string().optional(), scopes: z.array(z.string()) }),
   inputSha256: z.string()
 })
 type Audit = z.infer<typeof AuditSchema>
@@ -73,7 +74,12 @@ export function definer (registry: McpRegistry, s: Services): Define {
           requestId: randomUUID(),
           tool: d.name,
           at: new Date().toISOString(),
-          caller: { subject: caller.subject, clientId: caller.clientId, issuer: caller.issuer, scopes: caller.scopes },
+          caller: {
+            subject: caller.subject,
+            ...(caller.clientId === null ? {} : { clientId: caller.clientId }),
+            ...(caller.issuer === null ? {} : { issuer: caller.issuer }),
+            scopes: caller.scopes
+          },
           inputSha256: sha256Of(args)
         }
         let out: z.infer<O>
