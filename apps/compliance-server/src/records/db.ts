@@ -20,7 +20,7 @@ const GENESIS = '0'.repeat(64)
 /** Versioned migrations, run at start-up by Kysely's migrator (it takes an advisory lock on PostgreSQL). */
 const MIGRATIONS: Record<string, Migration> = {
   '0001_records': {
-    async up (db: Kysely<any>) {
+    async up (db: Kysely<Tables>) {
       await db.schema.createTable('alerts')
         .addColumn('alert_id', 'text', (c) => c.primaryKey())
         .addColumn('state', 'text', (c) => c.notNull())
@@ -103,7 +103,7 @@ const MIGRATIONS: Record<string, Migration> = {
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS }
 
 /** Runs the pending migrations; throws the first failure. */
-export async function migrate (db: Kysely<any>): Promise<void> {
+export async function migrate (db: Kysely<Tables>): Promise<void> {
   const { error, results } = await new Migrator({ db, provider }).migrateToLatest()
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName

@@ -13,13 +13,14 @@ export interface AlertInput {
   requestId: string
   subject: Record<string, unknown>
   query: Record<string, unknown>
-  hits: StoredHit[]
+  hits: ReadonlyArray<{ source: string, id: string, score: number }>
   datasets: unknown[]
   algorithm: Record<string, unknown>
   caller: CallerInfo
 }
 
-export interface Alert extends Omit<AlertInput, 'caller'> {
+export interface Alert extends Omit<AlertInput, 'caller' | 'hits'> {
+  hits: StoredHit[]
   alertId: string
   state: AlertState
   openedBy: CallerInfo
