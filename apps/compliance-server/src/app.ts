@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto'
-import { access, constants } from 'node:fs/promises'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import fastifyMcp, { type AuthOptions } from '@mcp-fastify/fastify-mcp'
 import { createRedisBackend, type RedisBackend } from '@mcp-fastify/fastify-mcp/redis'
 import type { Config } from './config.js'
+import { auditRefusal } from './records/refusal.js'
 import { registerTools, type Services } from './tools/index.js'
 
 export const SERVER_INFO = { name: 'compliance-server', title: 'Compliance tools', version: '0.1.0' }
@@ -16,7 +16,7 @@ const INSTRUCTIONS = 'Sanctions screening (OFAC SDN, UN consolidated list), juri
 
 const ReadySchema = z.object({
   status: z.enum(['ready', 'not ready']),
-  checks: z.object({ sanctionsLists: z.boolean(), auditLog: z.boolean(), redis: z.boolean().nullable() })
+  checks: z.object({ sanctionsLists: z.boolean(), auditLog: z.boolean(), records: z.boolean(), redis: z.boolean().nullable() })
 })
 
 export interface BuildOptions {
@@ -61,7 +61,9 @@ export async function buildApp (o: BuildOptions): Promise<FastifyInstance> {
     maxJsonDepth: config.MAX_JSON_DEPTH,
     sse: { maxBufferedBytes: config.SSE_MAX_BUFFERED_BYTES },
     eras: config.MCP_ERAS,
-    ...(config.MCP_REQUEST_STATE_SECRET === undefined ? {} : { modern: { requestStateSecret: config.MCP_REQUEST_STATE_SECRET } })
+    ...(config.MCP_REQUEST_STATE_SECRET === undefined ? {} : { modern: { requestStateSecret: config.MCP_REQUEST_STATE_SECRET } }),
+    // TODO(merge): the plugin's `onRefusal` option (plugin branch); the spread keeps this branch building without it.
+    ...({ onRefusal: async (refusal: Parameters<typeof auditRefusal>[1]) => { await auditRefusal(o.services.records, refusal) } } as Record<string, unknown>)
   })
   registerTools(app.mcp.registry, o.services)
 
@@ -74,10 +76,11 @@ export async function buildApp (o: BuildOptions): Promise<FastifyInstance> {
   route.get('/health', { schema: { response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }))
   route.get('/ready', { schema: { response: { 200: ReadySchema, 503: ReadySchema } } }, async (_request, reply) => {
     const sanctionsLists = o.services.screening.recordCount() > 0
-    const auditLog = await access(o.services.auditFile, constants.W_OK).then(() => true, () => false)
+    // The audit chain lives in the records store: one check answers for both.
+    const records = await o.services.records.ready()
     const redisOk = redis === null ? null : await redis.ping()
-    const ok = sanctionsLists && auditLog && redisOk !== false
-    return await reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks: { sanctionsLists, auditLog, redis: redisOk } })
+    const ok = sanctionsLists && records && redisOk !== false
+    return await reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks: { sanctionsLists, auditLog: records, records, redis: redisOk } })
   })
   return app
 }

@@ -12,6 +12,7 @@ export const ALL_SCOPES = [
   'identifiers:validate',
   'alerts:triage',
   'alerts:decide',
+  'alerts:approve',
   'cases:write',
   'cases:read'
 ] as const

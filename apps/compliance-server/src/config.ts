@@ -1,4 +1,6 @@
 import { isIP } from 'node:net'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse as parseMs } from '@lukeed/ms'
 import { z } from 'zod'
@@ -73,6 +75,11 @@ const EnvSchema = z.object({
   SSE_MAX_BUFFERED_BYTES: positiveInt.default(1024 * 1024),
   SANCTIONS_DATA_DIR: z.string().min(1).default(DEFAULT_DATA_DIR),
   AUDIT_LOG_FILE: z.string().min(1).default('compliance-audit.ndjson'),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL').optional(),
+  DATA_DIR: z.string().min(1).optional(),
+  XDG_DATA_HOME: z.string().min(1).optional(),
+  AUDIT_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  RETENTION_YEARS: positiveInt.default(10),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
   MCP_ERAS: z.enum(['both', 'legacy', 'modern']).default('both'),
   MCP_REQUEST_STATE_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -86,6 +93,8 @@ export type Env = z.infer<typeof EnvSchema>
 
 export interface Config extends Env {
   publicUrl: string
+  /** Where the embedded records engine and the generated signing key live (never the repository). */
+  dataDir: string
   /** `configured`: AUTH_* given; `development`: an ephemeral key pair is made at start. */
   authMode: 'configured' | 'development'
 }
@@ -117,5 +126,6 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   }
   const host = e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST
   const publicUrl = e.MCP_PUBLIC_URL ?? `http://${host}:${e.PORT}/mcp`
-  return { ...e, publicUrl, authMode: anyAuth ? 'configured' : 'development' }
+  const dataDir = e.DATA_DIR ?? join(e.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'compliance-server')
+  return { ...e, publicUrl, dataDir, authMode: anyAuth ? 'configured' : 'development' }
 }

@@ -1,12 +1,17 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
+import type { SigningKey as SigningKeyType } from './records/chain.js'
 import { ConfigError, loadConfig, parseDuration } from './config.js'
 
 const USAGE = `usage: compliance-server [serve|mint-token|verify-audit] [options]
   serve                         start the service (default); configured by the environment
   mint-token --sub S --scopes "a b" [--ttl 10m] [--client-id C] [--aud A]
                                 sign a token with AUTH_HS256_SECRET or AUTH_PRIVATE_KEY_FILE
-  verify-audit FILE             check the hash chain of an audit log`
+  verify-audit [FILE] [--public-key PEM]
+                                check the audit chain: an NDJSON file (old log or export), or without FILE the
+                                records store (DATABASE_URL, else the embedded engine in DATA_DIR)
+  export-audit [--since DATE]   write the chain as NDJSON to stdout (with --since: from a checkpoint, verifiable alone)
+  purge-records --before DATE   delete records older than DATE (refused inside RETENTION_YEARS); audited`
 
 async function serveCommand (): Promise<void> {
   const config = loadConfig()
@@ -35,16 +40,80 @@ async function mintCommand (args: string[]): Promise<void> {
   process.stdout.write(`${token}\n`)
 }
 
+async function signingKey (file: string | undefined): Promise<SigningKeyType | null> {
+  const config = loadConfig()
+  const { join } = await import('node:path')
+  const { SigningKey } = await import('./records/chain.js')
+  const path = file ?? config.AUDIT_SIGNING_KEY_FILE ?? join(config.dataDir, 'audit-signing-key.pem')
+  return await SigningKey.load(path, false).catch(() => null)
+}
+
 async function verifyCommand (args: string[]): Promise<void> {
-  const file = args[0]
-  if (file === undefined) throw new ConfigError('verify-audit needs a FILE')
-  const { verifyAuditFile } = await import('./domain/audit.js')
-  const result = await verifyAuditFile(file)
-  if (result.ok) {
-    process.stdout.write(`ok: ${result.lines} lines, chain intact\n`)
+  const { values, positionals } = parseArgs({ args, options: { 'public-key': { type: 'string' } }, allowPositionals: true, strict: true })
+  const { describe, verifyNdjson } = await import('./records/verify.js')
+  const file = positionals[0]
+  let result
+  if (file !== undefined) {
+    const { readFile } = await import('node:fs/promises')
+    result = verifyNdjson(await readFile(file, 'utf8'), await signingKey(values['public-key']))
+    process.stdout.write(`${describe(result, 'lines')}\n`)
   } else {
-    process.stdout.write(`broken at line ${result.line}: ${result.reason}\n`)
-    process.exitCode = 2
+    const { openRecords } = await import('./services.js')
+    const records = await openRecords(loadConfig())
+    try {
+      const key = values['public-key'] === undefined ? records.key : await signingKey(values['public-key'])
+      result = await records.verify(key)
+      process.stdout.write(`${describe(result, `records (${records.engine})`)}\n`)
+    } finally {
+      await records.close()
+    }
+  }
+  if (!result.ok) process.exitCode = 2
+}
+
+function parseDate (name: string, value: string | undefined): Date {
+  const d = value === undefined ? Number.NaN : Date.parse(value)
+  if (Number.isNaN(d)) throw new ConfigError(`${name} needs a date (YYYY-MM-DD or an ISO date-time)`)
+  return new Date(d)
+}
+
+async function exportCommand (args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { since: { type: 'string' } }, strict: true })
+  const since = values.since === undefined ? undefined : parseDate('--since', values.since)
+  const { openRecords } = await import('./services.js')
+  const records = await openRecords(loadConfig())
+  try {
+    for await (const line of records.lines(since === undefined ? {} : { since })) {
+      if (!process.stdout.write(`${JSON.stringify(line)}\n`)) await new Promise((resolve) => process.stdout.once('drain', resolve))
+    }
+  } finally {
+    await records.close()
+  }
+}
+
+async function purgeCommand (args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { before: { type: 'string' } }, strict: true })
+  const before = parseDate('purge-records --before', values.before)
+  const { userInfo } = await import('node:os')
+  const { randomUUID } = await import('node:crypto')
+  const { openRecords } = await import('./services.js')
+  const config = loadConfig()
+  const records = await openRecords(config)
+  const caller = { subject: userInfo().username, clientId: 'cli', issuer: 'local', scopes: [] }
+  const base = { requestId: randomUUID(), tool: 'purge-records', at: new Date().toISOString(), caller, input: { before: before.toISOString() } }
+  try {
+    let r
+    try {
+      r = await records.purge(before)
+    } catch (err) {
+      await records.append({ ...base, outcome: 'refused', error: (err as Error).message })
+      throw new ConfigError((err as Error).message)
+    }
+    await records.append({ ...base, outcome: 'ok', effects: r })
+    await records.checkpoint()
+    process.stdout.write(`purged: ${r.auditDeleted} audit record(s) through ${r.auditThrough} (anchored by a signed checkpoint), ${r.alertsDeleted} alert(s) with their decisions and notes\n`)
+  } finally {
+    await records.close()
   }
 }
 
@@ -54,6 +123,8 @@ async function main (argv: string[]): Promise<void> {
     case 'serve': return await serveCommand()
     case 'mint-token': return await mintCommand(rest)
     case 'verify-audit': return await verifyCommand(rest)
+    case 'export-audit': return await exportCommand(rest)
+    case 'purge-records': return await purgeCommand(rest)
     case '-h':
     case '--help':
       process.stdout.write(`${USAGE}\n`)

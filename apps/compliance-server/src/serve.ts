@@ -25,7 +25,7 @@ export async function serve (config: Config): Promise<void> {
     const force = setTimeout(() => { process.exit(1) }, 15_000)
     force.unref()
     app.close()
-      .then(async () => { await services.audit.close() })
+      .then(async () => { await services.records.close() })
       .then(() => { process.exit(0) }, (err: unknown) => { app.log.error({ err }, 'shutdown failed'); process.exit(1) })
   }
   process.on('SIGTERM', () => { stop('SIGTERM') })
@@ -72,7 +72,7 @@ async function serveStdio (config: Config, services: Awaited<ReturnType<typeof c
   const transport = new StdioServerTransport()
   await server.connect(transport)
   const stop = (): void => {
-    server.close().then(async () => { await services.audit.close() }).then(() => { process.exit(0) }, () => { process.exit(1) })
+    server.close().then(async () => { await services.records.close() }).then(() => { process.exit(0) }, () => { process.exit(1) })
   }
   process.on('SIGTERM', stop)
   process.on('SIGINT', stop)

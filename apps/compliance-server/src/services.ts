@@ -1,14 +1,18 @@
 import { join } from 'node:path'
-import { AuditLog } from './domain/audit.js'
-import { MemoryCaseStore } from './domain/cases.js'
 import { CountryRiskLists, sameCountry } from './domain/countries.js'
 import { loadDataDir } from './domain/loaders.js'
 import { ScreeningIndex } from './domain/matching.js'
-import { ConfigError, DEFAULT_DATA_DIR, type Config } from './config.js'
+import { RecordsStore } from './records/store.js'
+import { DEFAULT_DATA_DIR, type Config } from './config.js'
 import type { Services } from './tools/index.js'
 
-/** Loads the lists, builds the index and opens the audit log. */
-export async function createServices (config: Pick<Config, 'SANCTIONS_DATA_DIR' | 'AUDIT_LOG_FILE'>): Promise<Services> {
+/** Opens the records store for a configuration (PostgreSQL with DATABASE_URL, else embedded in DATA_DIR). */
+export async function openRecords (config: Pick<Config, 'DATABASE_URL' | 'dataDir' | 'AUDIT_SIGNING_KEY_FILE' | 'RETENTION_YEARS'>): Promise<RecordsStore> {
+  return await RecordsStore.open({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir, signingKeyFile: config.AUDIT_SIGNING_KEY_FILE, retentionYears: config.RETENTION_YEARS })
+}
+
+/** Loads the lists, builds the index and opens the records store. */
+export async function createServices (config: Pick<Config, 'SANCTIONS_DATA_DIR' | 'DATABASE_URL' | 'dataDir' | 'AUDIT_SIGNING_KEY_FILE' | 'RETENTION_YEARS'>): Promise<Services> {
   const { entries, datasets } = await loadDataDir(config.SANCTIONS_DATA_DIR)
   const index = new ScreeningIndex(entries, { countryMatches: sameCountry })
   const screening = Object.assign(index, { recordCount: () => index.size })
@@ -17,9 +21,7 @@ export async function createServices (config: Pick<Config, 'SANCTIONS_DATA_DIR' 
     screening,
     datasets,
     risk: await CountryRiskLists.load(riskFile),
-    cases: new MemoryCaseStore(),
-    audit: await openAudit(config.AUDIT_LOG_FILE),
-    auditFile: config.AUDIT_LOG_FILE
+    records: await openRecords(config)
   }
 }
 
@@ -30,13 +32,3 @@ async function pickRiskFile (dir: string): Promise<string> {
   return await access(own).then(() => own, () => join(DEFAULT_DATA_DIR, 'country-risk.json'))
 }
 
-/** The audit log's start-up errors name the variable and the cause (not a bare EISDIR). */
-async function openAudit (file: string): Promise<AuditLog> {
-  try {
-    return await AuditLog.open(file)
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    const cause = code === 'EISDIR' ? 'is a directory, not a file' : code === 'ENOENT' ? 'is in a folder that does not exist' : code === 'EACCES' ? 'is not writable' : (err as Error).message
-    throw new ConfigError(`invalid AUDIT_LOG_FILE: ${file} ${cause}`)
-  }
-}

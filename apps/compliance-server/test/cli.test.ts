@@ -64,12 +64,12 @@ t.test('each invalid variable stops the process with exit 1 and one line naming 
 
 t.test('development mode prints a token with every scope and the Inspector command', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'cli-'))
-  const r = await run(['serve'], { PORT: '0', AUDIT_LOG_FILE: join(dir, 'a.ndjson'), LOG_LEVEL: 'silent' }, 15_000, /--method tools\/list/)
+  const r = await run(['serve'], { PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent' }, 30_000, /--method tools\/list/)
   t.match(r.stderr, /DEVELOPMENT MODE/)
   const token = /Token: +(\S+)/.exec(r.stderr)?.[1] as string
   const claims = decodeJwt(token)
   t.equal(claims.sub, 'developer')
-  t.equal((claims.scope as string).split(' ').length, 8)
+  t.equal((claims.scope as string).split(' ').length, 9)
   t.match(r.stderr, /inspector --cli http:\/\/127\.0\.0\.1:0\/mcp --transport http --header "Authorization: Bearer /)
 })
 
@@ -98,7 +98,7 @@ t.test('mint-token prints only a token signed with the configured secret; verify
   await writeFile(file, lines.join('\n'))
   const bad = await run(['verify-audit', file], {})
   t.equal(bad.code, 2)
-  t.match(bad.stdout, /broken at line 3/)
+  t.match(bad.stdout, /broken at record 4 \(line 3\)/)
 })
 
 t.test('stdio: the same tools, the caller from the environment, the same audit log', async (t) => {
@@ -107,18 +107,23 @@ t.test('stdio: the same tools, the caller from the environment, the same audit l
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [MAIN],
-    env: { ...BASE_ENV, TRANSPORT: 'stdio', MCP_STDIO_SUBJECT: 'desk-user', MCP_STDIO_SCOPES: 'sanctions:screen risk:read', AUDIT_LOG_FILE: auditFile, LOG_LEVEL: 'silent' },
+    env: { ...BASE_ENV, TRANSPORT: 'stdio', MCP_STDIO_SUBJECT: 'desk-user', MCP_STDIO_SCOPES: 'sanctions:screen risk:read', DATA_DIR: dir, LOG_LEVEL: 'silent' },
     stderr: 'pipe'
   })
   const client = new Client({ name: 'stdio-test', version: '1' })
   await client.connect(transport)
-  t.equal((await client.listTools()).tools.length, 9)
+  t.equal((await client.listTools()).tools.length, 11)
   const r = await client.callTool({ name: 'screen_sanctions', arguments: { name: 'Kim Jong Un' } })
   t.match(r.structuredContent, { hits: [{ id: '20157' }], audit: { caller: { subject: 'desk-user', scopes: ['sanctions:screen', 'risk:read'] } } })
   const denied = await client.callTool({ name: 'get_case', arguments: { caseId: 'x' } }).catch((err: Error) => err)
   t.match(String(denied instanceof Error ? denied.message : JSON.stringify(denied)), /[Ii]nsufficient scope/)
   await client.close()
-  const log = (await readFile(auditFile, 'utf8')).trim().split('\n')
+  const exported = await run(['export-audit'], { DATA_DIR: dir })
+  t.equal(exported.code, 0, exported.stderr)
+  const log = exported.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => 'record' in l)
   t.equal(log.length, 1)
-  t.match(JSON.parse(log[0] as string), { record: { tool: 'screen_sanctions', caller: { subject: 'desk-user' } } })
+  t.match(log[0], { v: 2, record: { tool: 'screen_sanctions', caller: { subject: 'desk-user' } } })
+  await writeFile(auditFile, exported.stdout)
+  const verified = await run(['verify-audit', auditFile], { DATA_DIR: dir })
+  t.match(verified.stdout, /^ok: \d+ lines, chain intact; anchored by 1 checkpoint\(s\) through record 1; 0 record\(s\) after/, 'the export verifies with the key of the data folder')
 })

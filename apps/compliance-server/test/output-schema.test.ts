@@ -26,11 +26,11 @@ function types (schema: unknown, path = '$', out: Array<[string, unknown]> = [])
 
 t.test('no output schema uses a ["string","null"] union; an absent client id is omitted from the stamp', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'os-'))
-  const config = loadConfig({ AUTH_ISSUER: 'https://issuer.test', AUTH_HS256_SECRET: SECRET, AUDIT_LOG_FILE: join(dir, 'a.ndjson'), MCP_PUBLIC_URL: 'http://127.0.0.1/mcp' })
+  const config = loadConfig({ AUTH_ISSUER: 'https://issuer.test', AUTH_HS256_SECRET: SECRET, DATA_DIR: dir, MCP_PUBLIC_URL: 'http://127.0.0.1/mcp' })
   const services = await createServices(config)
   const { auth } = await setupAuth(config)
   const app = await buildApp({ config, auth, services, logger: false })
-  t.teardown(async () => { await app.close(); await services.audit.close() })
+  t.teardown(async () => { await app.close(); await services.records.close() })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/mcp`
   // No client_id claim: the caller has no client id.

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { mkdtemp, readFile } from 'node:fs/promises'
+import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SignJWT } from 'jose'
@@ -9,25 +9,32 @@ import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from
 import { buildApp } from '../src/app.js'
 import { ALL_SCOPES, setupAuth } from '../src/auth.js'
 import { loadConfig } from '../src/config.js'
-import { verifyAuditFile } from '../src/domain/audit.js'
 import { createServices } from '../src/services.js'
 
 const SECRET = 'test-secret-that-is-long-enough-0123456789'
 
-async function start (t: { teardown: (fn: () => unknown) => void }): Promise<{ url: string, token: (sub: string, scopes: string[]) => Promise<string>, auditFile: string, services: Awaited<ReturnType<typeof createServices>> }> {
+type Services = Awaited<ReturnType<typeof createServices>>
+interface AuditRecord { tool: string, outcome: string, caller: { subject: string }, session: unknown, protocolVersion: string, effects?: Record<string, unknown> }
+
+async function auditRecords (services: Services): Promise<AuditRecord[]> {
+  const out: AuditRecord[] = []
+  for await (const line of services.records.lines()) if ('record' in line) out.push(line.record as AuditRecord)
+  return out
+}
+
+async function start (t: { teardown: (fn: () => unknown) => void }): Promise<{ url: string, token: (sub: string, scopes: string[]) => Promise<string>, services: Services }> {
   const dir = await mkdtemp(join(tmpdir(), 'cs-'))
-  const auditFile = join(dir, 'audit.ndjson')
-  const config = loadConfig({ AUTH_ISSUER: 'https://issuer.test', AUTH_HS256_SECRET: SECRET, PORT: '0', AUDIT_LOG_FILE: auditFile, LOG_LEVEL: 'silent', MCP_PUBLIC_URL: 'http://127.0.0.1/mcp' })
+  const config = loadConfig({ AUTH_ISSUER: 'https://issuer.test', AUTH_HS256_SECRET: SECRET, PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent', MCP_PUBLIC_URL: 'http://127.0.0.1/mcp' })
   const services = await createServices(config)
   const { auth } = await setupAuth(config)
   const app = await buildApp({ config, auth, services, logger: false })
-  t.teardown(async () => { await app.close(); await services.audit.close().catch(() => {}) })
+  t.teardown(async () => { await app.close(); await services.records.close().catch(() => {}) })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/mcp`
   const token = async (sub: string, scopes: string[]): Promise<string> => await new SignJWT({ scope: scopes.join(' '), client_id: 'tests' })
     .setProtectedHeader({ alg: 'HS256' }).setIssuer('https://issuer.test').setAudience('http://127.0.0.1/mcp').setSubject(sub).setIssuedAt().setExpirationTime('5m')
     .sign(new TextEncoder().encode(SECRET))
-  return { url, token, auditFile, services }
+  return { url, token, services }
 }
 
 async function connect (url: string, token: string): Promise<Client> {
@@ -37,14 +44,14 @@ async function connect (url: string, token: string): Promise<Client> {
 }
 
 t.test('every tool answers with structured content stamped with the verified caller, and the audit log has the same record', async (t) => {
-  const { url, token, auditFile } = await start(t)
+  const { url, token, services } = await start(t)
   const client = await connect(url, await token('analyst-1', [...ALL_SCOPES]))
   const tools = (await client.listTools()).tools
-  t.same(tools.map((x) => x.name).sort(), ['add_case_note', 'country_risk', 'get_case', 'get_sanctions_entry', 'list_sources', 'record_decision', 'screen_sanctions', 'triage_alert', 'validate_identifier'])
+  t.same(tools.map((x) => x.name).sort(), ['add_case_note', 'country_risk', 'get_case', 'get_sanctions_entry', 'list_alerts', 'list_sources', 'record_decision', 'review_decision', 'screen_sanctions', 'triage_alert', 'validate_identifier'])
   t.ok(tools.every((x) => x.outputSchema !== undefined && x.description !== undefined && (x._meta?.requiredScopes as string[]).length === 1))
 
   const screen = await client.callTool({ name: 'screen_sanctions', arguments: { name: 'Banco Nacional de Cuba' } })
-  const s = screen.structuredContent as { hits: Array<{ id: string }>, audit: { caller: { subject: string, clientId: string, scopes: string[] }, tool: string, inputSha256: string }, datasets: unknown[], algorithm: { threshold: number } }
+  const s = screen.structuredContent as { alertId: string, hits: Array<{ id: string }>, audit: { caller: { subject: string, clientId: string, scopes: string[] }, tool: string, inputSha256: string }, datasets: unknown[], algorithm: { threshold: number } }
   t.equal(s.hits[0]?.id, '306')
   t.equal(s.audit.caller.subject, 'analyst-1')
   t.equal(s.audit.caller.clientId, 'tests')
@@ -62,39 +69,46 @@ t.test('every tool answers with structured content stamped with the verified cal
   t.match(iban.structuredContent, { valid: true })
   const entry = await client.callTool({ name: 'get_sanctions_entry', arguments: { source: 'UN', id: 'KPe.001' } })
   t.match(entry.structuredContent, { entry: { source: 'UN', id: 'KPe.001', type: 'entity' } })
-  const triage = await client.callTool({ name: 'triage_alert', arguments: { hit: { source: 'OFAC-SDN', id: '35096', matchedName: 'PUTIN, Vladimir', score: 1 }, subject: { name: 'Vladimir Putin', birthDate: '1990-02-02', type: 'individual' } } })
-  t.match(triage.structuredContent, { suggestion: 'probable_false_positive', final: false })
-  const decision = await client.callTool({ name: 'record_decision', arguments: { alertId: 'A-1', decision: 'false_positive', note: 'different date of birth' } })
-  t.match(decision.structuredContent, { decision: { decidedBy: 'analyst-1', decision: 'false_positive' } })
-  await client.callTool({ name: 'add_case_note', arguments: { caseId: 'A-1', note: 'checked passport' } })
-  const kase = await client.callTool({ name: 'get_case', arguments: { caseId: 'A-1' } })
-  t.match(kase.structuredContent, { case: { decisions: [{ decidedBy: 'analyst-1' }], notes: [{ author: 'analyst-1', note: 'checked passport' }] } })
+  const putin = await client.callTool({ name: 'screen_sanctions', arguments: { name: 'Vladimir Putin', birthDate: '1990-02-02', type: 'individual' } })
+  const alertId = (putin.structuredContent as { alertId: string }).alertId
+  t.match(alertId, /^ALERT-/, 'an answer with a hit opens an alert')
+  const triage = await client.callTool({ name: 'triage_alert', arguments: { alertId, hit: { source: 'X', id: 'forged', matchedName: 'nobody', score: 0.1 }, subject: { name: 'Someone Else' } } })
+  t.match(triage.structuredContent, { alertId, caseId: alertId, hit: { source: 'OFAC-SDN', id: '35096' }, suggestion: 'probable_false_positive', final: false }, 'hit and subject are read from the stored alert')
+  const decision = await client.callTool({ name: 'record_decision', arguments: { alertId, decision: 'false_positive', note: 'different date of birth' } })
+  t.match(decision.structuredContent, { alertId, alertState: 'proposed', decision: { decidedBy: 'analyst-1', decision: 'false_positive', state: 'proposed' } })
+  await client.callTool({ name: 'add_case_note', arguments: { caseId: alertId, note: 'checked passport' } })
+  const kase = await client.callTool({ name: 'get_case', arguments: { alertId } })
+  t.match(kase.structuredContent, { alertId, case: { alert: { state: 'proposed', hits: [{ id: '35096' }], datasets: [{}, {}], algorithm: { threshold: 0.85 }, openedBy: { subject: 'analyst-1' } }, decisions: [{ decidedBy: 'analyst-1' }], notes: [{ author: 'analyst-1', note: 'checked passport' }] } })
+  const unknown = await client.callTool({ name: 'get_case', arguments: { alertId: 'ALERT-42' } })
+  t.equal(unknown.isError, true)
+  t.match((unknown.content as Array<{ text: string }>)[0]?.text, /no alert "ALERT-42"/)
   const sources = await client.callTool({ name: 'list_sources', arguments: {} })
   t.match(sources.structuredContent, { algorithm: { defaultThreshold: 0.85 } })
   const invalid = await client.callTool({ name: 'screen_sanctions', arguments: { name: '' } })
   t.equal(invalid.isError, true, 'bad input is a clear tool error')
 
-  const log = (await readFile(auditFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { record: { tool: string, outcome: string, caller: { subject: string } } })
-  t.equal(log.length, 10, 'one line per validated call, errors included')
-  t.ok(log.every((l) => l.record.caller.subject === 'analyst-1'))
-  t.same(log.filter((l) => l.record.outcome === 'error').map((l) => l.record.tool), ['country_risk'])
-  t.notMatch(await readFile(auditFile, 'utf8'), /eyJ/, 'no token in the audit log')
-  t.same(await verifyAuditFile(auditFile), { ok: true, lines: 10 })
+  const log = await auditRecords(services)
+  t.equal(log.length, 12, 'one record per validated call, errors included')
+  t.ok(log.every((l) => l.caller.subject === 'analyst-1'))
+  t.same(log.filter((l) => l.outcome === 'error').map((l) => l.tool), ['country_risk', 'get_case'])
+  t.match(log.find((l) => l.tool === 'record_decision')?.effects, { alertId, alertState: 'proposed' }, 'the transition is in the audit record')
+  t.notMatch(JSON.stringify(log), /eyJ/, 'no token in the audit log')
+  t.match(await services.records.verify(), { ok: true, records: 12 })
   await client.close()
 })
 
 t.test('the same service under 2026-07-28: the SDK v2 client without a session, the caller stamped, scopes refused from Mcp-Name', async (t) => {
-  const { url, token, auditFile } = await start(t)
+  const { url, token, services } = await start(t)
   const good = await token('analyst-9', [...ALL_SCOPES])
   const client = new ClientV2({ name: 'modern', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } })
   await client.connect(new TransportV2(new URL(url), { requestInit: { headers: { authorization: `Bearer ${good}` } } }))
   t.equal(client.getProtocolEra(), 'modern')
-  t.equal((await client.listTools()).tools.length, 9)
+  t.equal((await client.listTools()).tools.length, 11)
   const screen = await client.callTool({ name: 'screen_sanctions', arguments: { name: 'BANCO NACIONAL DE CUBA' } })
   t.match(screen.structuredContent, { hits: [{ source: 'OFAC-SDN', id: '306' }], audit: { tool: 'screen_sanctions', caller: { subject: 'analyst-9', clientId: 'tests' } } })
   await client.close()
-  const line = JSON.parse((await readFile(auditFile, 'utf8')).trim().split('\n').at(-1) as string) as { record: { session: unknown, protocolVersion: string, caller: { subject: string } } }
-  t.match(line.record, { session: null, protocolVersion: '2026-07-28', caller: { subject: 'analyst-9' } }, 'the audit log records the era')
+  const line = (await auditRecords(services)).at(-1)
+  t.match(line, { session: null, protocolVersion: '2026-07-28', caller: { subject: 'analyst-9' } }, 'the audit log records the era')
 
   const weak = await token('analyst-10', ['sanctions:read'])
   const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} }
@@ -105,23 +119,22 @@ t.test('the same service under 2026-07-28: the SDK v2 client without a session, 
   })
   t.equal(res.status, 403)
   t.match(res.headers.get('www-authenticate'), /error="insufficient_scope".*scope="alerts:decide"/)
-  t.equal((await readFile(auditFile, 'utf8')).trim().split('\n').length, 1, 'the refused call was never run nor audited')
+  t.equal((await auditRecords(services)).length, 1, 'the refused call was never run (its refusal audit comes with the plugin\'s onRefusal)')
 })
 
 t.test('each tool refuses a token without its scope: 403 before the handler runs', async (t) => {
-  const { url, token, auditFile } = await start(t)
+  const { url, token, services } = await start(t)
   const weak = await token('analyst-2', ['nothing'])
   const init = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${weak}`, accept: 'application/json, text/event-stream', 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }) })
   const sid = init.headers.get('mcp-session-id') as string
-  const scopes: Record<string, string> = { screen_sanctions: 'sanctions:screen', get_sanctions_entry: 'sanctions:read', list_sources: 'sanctions:read', country_risk: 'risk:read', validate_identifier: 'identifiers:validate', triage_alert: 'alerts:triage', record_decision: 'alerts:decide', add_case_note: 'cases:write', get_case: 'cases:read' }
+  const scopes: Record<string, string> = { screen_sanctions: 'sanctions:screen', get_sanctions_entry: 'sanctions:read', list_sources: 'sanctions:read', country_risk: 'risk:read', validate_identifier: 'identifiers:validate', triage_alert: 'alerts:triage', record_decision: 'alerts:decide', review_decision: 'alerts:approve', list_alerts: 'cases:read', add_case_note: 'cases:write', get_case: 'cases:read' }
   for (const [tool, scope] of Object.entries(scopes)) {
     const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${weak}`, accept: 'application/json, text/event-stream', 'content-type': 'application/json', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: tool, arguments: {} } }) })
     t.equal(res.status, 403, tool)
     t.match(res.headers.get('www-authenticate'), new RegExp(`error="insufficient_scope".*scope="${scope}"`), tool)
     t.match(await res.json(), { id: 2, error: { message: new RegExp(tool) } })
   }
-  const written = await readFile(auditFile, 'utf8').catch(() => '')
-  t.equal(written, '', 'no handler ran, nothing was audited')
+  t.same(await auditRecords(services), [], 'no handler ran')
 })
 
 t.test('the caller comes from the current token: a refreshed token with other scopes is seen at once', async (t) => {
@@ -146,11 +159,11 @@ t.test('a call whose audit line cannot be written fails instead of answering', a
   const client = await connect(url, await token('analyst-4', [...ALL_SCOPES]))
   const ok = await client.callTool({ name: 'list_sources', arguments: {} })
   t.notOk(ok.isError)
-  await services.audit.close() // the file handle is gone: every later append fails, like a failed disk
+  await services.records.close() // the store is gone: every later append fails, like a lost database
   const failed = await client.callTool({ name: 'screen_sanctions', arguments: { name: 'Vladimir Putin' } })
   t.equal(failed.isError, true)
   t.notOk(failed.structuredContent, 'no result is returned')
-  t.match((failed.content as Array<{ text: string }>)[0]?.text, /audit log could not be written/)
+  t.match((failed.content as Array<{ text: string }>)[0]?.text, /audit record could not be written/)
   await client.close()
 })
 
@@ -158,7 +171,7 @@ t.test('health and readiness', async (t) => {
   const { url } = await start(t)
   const base = url.replace(/\/mcp$/, '')
   t.same(await (await fetch(`${base}/health`)).json(), { status: 'ok' })
-  t.same(await (await fetch(`${base}/ready`)).json(), { status: 'ready', checks: { sanctionsLists: true, auditLog: true, redis: null } })
+  t.same(await (await fetch(`${base}/ready`)).json(), { status: 'ready', checks: { sanctionsLists: true, auditLog: true, records: true, redis: null } })
   const prm = await (await fetch(`${base}/.well-known/oauth-protected-resource/mcp`)).json() as { scopes_supported: string[], resource: string }
   t.same(prm.scopes_supported, [...ALL_SCOPES].sort())
   t.equal(prm.resource, 'http://127.0.0.1/mcp')

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
 import { McpToolError, type McpContext, type McpRegistry } from '@mcp-fastify/fastify-mcp'
-import { type AuditLog, sha256Of } from '../domain/audit.js'
-import type { CaseStore } from '../domain/cases.js'
+import { createHash } from 'node:crypto'
+import { canonical, withoutSecrets } from '../records/chain.js'
+import type { RecordsStore } from '../records/store.js'
+import { RecordsError } from '../records/types.js'
 import type { CountryRiskLists } from '../domain/countries.js'
 import type { ScreeningIndex } from '../domain/matching.js'
 import type { DatasetInfo } from '../domain/types.js'
@@ -12,9 +14,8 @@ export interface Services {
   screening: ScreeningIndex & { recordCount: () => number }
   datasets: DatasetInfo[]
   risk: CountryRiskLists
-  cases: CaseStore
-  audit: AuditLog
-  auditFile: string
+  /** Alerts, decisions, notes and the audit chain (PostgreSQL or the embedded engine). */
+  records: RecordsStore
 }
 
 export const AuditSchema = z.object({
@@ -23,9 +24,11 @@ export const AuditSchema = z.object({
   at: z.string(),
   // Absent values are omitted (not null): `["string","null"]` unions are not portable to clients with strict function-calling schemas.
   caller: z.object({ subject: z.string(), clientId: z.string().optional(), issuer: z.string().optional(), scopes: z.array(z.string()) }),
-  inputSha256: z.string()
+  inputSha256: z.string(),
+  /** The position of this call's record in the audit chain, committed before the answer. */
+  seq: z.number().optional()
 })
-type Audit = z.infer<typeof AuditSchema>
+export type Audit = z.infer<typeof AuditSchema>
 
 export const DatasetSchema = z.object({ source: z.string(), file: z.string(), fileDate: z.string(), sha256: z.string(), records: z.number(), note: z.string().optional() })
 export const EntryTypeSchema = z.enum(['individual', 'entity', 'vessel', 'aircraft'])
@@ -39,7 +42,9 @@ export interface Definition<I extends z.ZodObject, O extends z.ZodObject> {
   input: I
   output: O
   readOnly: boolean
-  run: (args: z.infer<I>, ctx: McpContext) => Promise<z.infer<O>> | z.infer<O>
+  run: (args: z.infer<I>, ctx: McpContext, audit: Audit) => Promise<z.infer<O>> | z.infer<O>
+  /** What the call changed, kept in its audit record (alert opened, decision proposed, state reached). */
+  effects?: (out: z.infer<O>) => Record<string, unknown>
   /** A line for the text rendering. */
   summary: (out: z.infer<O>) => string
 }
@@ -48,15 +53,27 @@ function render (summary: string, structured: Record<string, unknown>): string {
   return `${summary}\n\n${JSON.stringify(structured, null, 2)}`
 }
 
+function sha256Of (value: unknown): string {
+  return createHash('sha256').update(canonical(withoutSecrets(JSON.parse(JSON.stringify(value ?? null))))).digest('hex')
+}
+
 /** Registers one tool definition on the registry. */
 export type Define = <I extends z.ZodObject, O extends z.ZodObject>(d: Definition<I, O>) => void
 
 /**
  * Makes the `define` used by every tool family: each tool is wrapped so that its result carries the
- * audit stamp of the verified caller and the same record is appended to the hash-chained audit log
- * before the answer leaves.
+ * audit stamp of the verified caller and the same record (with the input and the outcome) is committed
+ * to the audit chain of the records store before the answer leaves.
  */
 export function definer (registry: McpRegistry, s: Services): Define {
+  async function appendOrFail (record: Record<string, unknown>, ctx: McpContext): Promise<{ seq: number }> {
+    try {
+      return await s.records.append(record)
+    } catch (err) {
+      ctx.request?.log.error({ err }, 'audit record write failed; the call is not answered')
+      throw new McpToolError('the audit record could not be written (records store unavailable); the call was not completed, retry later')
+    }
+  }
   return function define<I extends z.ZodObject, O extends z.ZodObject> (d: Definition<I, O>): void {
     const output = d.output.extend({ audit: AuditSchema })
     registry.tool({
@@ -82,19 +99,17 @@ export function definer (registry: McpRegistry, s: Services): Define {
           },
           inputSha256: sha256Of(args)
         }
+        const context = { session: ctx.session?.id ?? null, protocolVersion: ctx.client.protocolVersion, jsonrpcId: ctx.requestId }
         let out: z.infer<O>
         try {
-          out = await d.run(args as z.infer<I>, ctx)
+          out = await d.run(args as z.infer<I>, ctx, audit)
         } catch (err) {
-          await s.audit.append({ ...audit, outcome: 'error', error: (err as Error).message })
+          await appendOrFail({ ...audit, ...context, input: args, outcome: 'error', error: (err as Error).message }, ctx)
+          if (err instanceof RecordsError) throw new McpToolError(err.message)
           throw err
         }
-        try {
-          await s.audit.append({ ...audit, outcome: 'ok', session: ctx.session?.id ?? null, protocolVersion: ctx.client.protocolVersion, jsonrpcId: ctx.requestId })
-        } catch (err) {
-          ctx.request?.log.error({ err }, 'audit log write failed; the call is not answered')
-          throw new McpToolError('the audit log could not be written; the call was not completed')
-        }
+        const line = await appendOrFail({ ...audit, ...context, input: args, outcome: 'ok', ...(d.effects === undefined ? {} : { effects: d.effects(out) }) }, ctx)
+        audit.seq = line.seq
         const structured = { ...out, audit } as Record<string, unknown>
         return { structuredContent: structured, content: [{ type: 'text', text: render(d.summary(out), structured) }] }
       }

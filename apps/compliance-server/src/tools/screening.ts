@@ -39,18 +39,23 @@ export function registerScreeningTools (define: Define, s: Services): void {
       query: z.object({ name: z.string(), type: z.string().optional(), birthDate: z.string().optional(), country: z.string().optional() }),
       hits: z.array(HitSchema),
       algorithm: z.object({ name: z.string(), version: z.string(), threshold: z.number() }),
-      datasets: z.array(DatasetSchema)
+      datasets: z.array(DatasetSchema),
+      alertId: z.string().optional().describe('The alert opened for this answer when it has at least one hit')
     }),
-    readOnly: true,
-    run: (a) => {
+    readOnly: false,
+    run: async (a, _ctx, audit) => {
       const threshold = a.threshold ?? DEFAULT_THRESHOLD
       const hits = s.screening.screen({ name: a.name, type: a.type, birthDate: a.birthDate, country: a.country, threshold, limit: a.limit ?? 10 })
       const query: { name: string, type?: string, birthDate?: string, country?: string } = { name: a.name }
       if (a.type !== undefined) query.type = a.type
       if (a.birthDate !== undefined) query.birthDate = a.birthDate
       if (a.country !== undefined) query.country = a.country
-      return { query, hits, algorithm: { name: ALGORITHM.name, version: ALGORITHM.version, threshold }, datasets: s.datasets }
+      const algorithm = { name: ALGORITHM.name, version: ALGORITHM.version, threshold }
+      if (hits.length === 0) return { query, hits, algorithm, datasets: s.datasets }
+      const alertId = await s.records.openAlert({ tool: 'screen_sanctions', requestId: audit.requestId, subject: query, query: { ...query, limit: a.limit ?? 10 }, hits, datasets: s.datasets, algorithm, caller: { subject: audit.caller.subject, clientId: audit.caller.clientId ?? null, issuer: audit.caller.issuer ?? null, scopes: audit.caller.scopes } })
+      return { query, hits, algorithm, datasets: s.datasets, alertId }
     },
+    effects: (o) => (o.alertId === undefined ? {} : { alertId: o.alertId, alertState: 'open' }),
     summary: (o) => o.hits.length === 0
       ? `No hit for "${o.query.name}" at threshold ${o.algorithm.threshold}.`
       : `${o.hits.length} candidate hit(s) for "${o.query.name}"; best: ${o.hits[0]?.source} ${o.hits[0]?.id} ${o.hits[0]?.name} (score ${o.hits[0]?.score}).`
