@@ -62,8 +62,7 @@ export async function buildApp (o: BuildOptions): Promise<FastifyInstance> {
     sse: { maxBufferedBytes: config.SSE_MAX_BUFFERED_BYTES },
     eras: config.MCP_ERAS,
     ...(config.MCP_REQUEST_STATE_SECRET === undefined ? {} : { modern: { requestStateSecret: config.MCP_REQUEST_STATE_SECRET } }),
-    // TODO(merge): the plugin's `onRefusal` option (plugin branch); the spread keeps this branch building without it.
-    ...({ onRefusal: async (refusal: Parameters<typeof auditRefusal>[1]) => { await auditRefusal(o.services.records, refusal) } } as Record<string, unknown>)
+    onRefusal: async (refusal) => { await auditRefusal(o.services.records, refusal) }
   })
   registerTools(app.mcp.registry, o.services)
 

@@ -18,7 +18,7 @@ export async function auditRefusal (records: Pick<RecordsStore, 'append'>, refus
     message: refusal.message,
     ...(refusal.method === undefined ? {} : { method: refusal.method }),
     ...(refusal.target === undefined ? {} : { tool: refusal.target }),
-    caller: refusal.caller,
+    caller: refusal.caller === null ? null : { subject: refusal.caller.subject, clientId: refusal.caller.clientId, issuer: refusal.caller.issuer, scopes: refusal.caller.scopes },
     session: refusal.sessionId ?? null,
     ...(refusal.protocolVersion === undefined ? {} : { protocolVersion: refusal.protocolVersion }),
     ip: refusal.ip

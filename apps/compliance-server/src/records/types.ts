@@ -48,21 +48,8 @@ export interface CaseFile { caseId: string, alertId: string, alert: Alert, decis
 
 export interface AlertSummary { alertId: string, state: AlertState, openedAt: string, updatedAt: string, subject: Record<string, unknown>, bestHit: StoredHit | null, hits: number }
 
-/** A refused call as the MCP plugin reports it (`onRefusal`); declared here until the plugin exports it. */
-export interface McpRefusal {
-  at: string
-  requestId: string
-  status: number
-  code?: number
-  reason: string
-  message: string
-  method?: string
-  target?: string
-  caller: CallerInfo | null
-  sessionId?: string
-  protocolVersion?: string
-  ip: string
-}
+/** A refused call as the MCP plugin reports it (`onRefusal`). */
+export type { McpRefusal } from '@mcp-fastify/fastify-mcp'
 
 /** A clear refusal of a records operation (unknown alert, second proposal, own review): a tool error. */
 export class RecordsError extends Error {

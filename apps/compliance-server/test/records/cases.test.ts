@@ -58,7 +58,7 @@ for (const engine of ENGINES) {
 
   t.test(`${engine}: a refusal is audited without token material, malformed input included`, async (t) => {
     const s = await openStore(t, await storeOptions(t, engine))
-    await auditRefusal(s, { at: new Date().toISOString(), requestId: 'r-403', status: 403, code: -32003, reason: 'insufficient_scope', message: 'needs alerts:decide', method: 'tools/call', target: 'record_decision', caller, sessionId: 'sess', protocolVersion: '2025-11-25', ip: '127.0.0.1' })
+    await auditRefusal(s, { at: new Date().toISOString(), requestId: 'r-403', status: 403, code: -32003, reason: 'insufficient_scope', message: 'needs alerts:decide', method: 'tools/call', target: 'record_decision', caller: { ...caller, tokenId: 'jti-1', expiresAt: null, claims: { sub: 'analyst-1' } }, sessionId: 'sess', protocolVersion: '2025-11-25', ip: '127.0.0.1' })
     await auditRefusal(s, { at: new Date().toISOString(), requestId: 'r-401', status: 401, reason: 'invalid_token', message: 'bad \ud800 token', caller: null, ip: '127.0.0.1' })
     const lines = []
     for await (const l of s.lines()) lines.push(l)
