@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { AuditLog } from './domain/audit.js'
 import { MemoryCaseStore } from './domain/cases.js'
@@ -8,10 +9,11 @@ import { DEFAULT_DATA_DIR, type Config } from './config.js'
 import type { Services } from './tools/index.js'
 
 /** Loads the lists, builds the index and opens the audit log. */
-export async function createServices (config: Pick<Config, 'SANCTIONS_DATA_DIR' | 'AUDIT_LOG_FILE'>): Promise<Services> {
+export async function createServices (config: Pick<Config, 'SANCTIONS_DATA_DIR' | 'AUDIT_LOG_FILE'>): Promise<Services & { sourcesChanged: () => void }> {
   const { entries, datasets } = await loadDataDir(config.SANCTIONS_DATA_DIR)
   const index = new ScreeningIndex(entries, { countryMatches: sameCountry })
   const screening = Object.assign(index, { recordCount: () => index.size })
+  const changes = new EventEmitter()
   const riskFile = config.SANCTIONS_DATA_DIR === DEFAULT_DATA_DIR ? join(DEFAULT_DATA_DIR, 'country-risk.json') : await pickRiskFile(config.SANCTIONS_DATA_DIR)
   return {
     screening,
@@ -19,7 +21,13 @@ export async function createServices (config: Pick<Config, 'SANCTIONS_DATA_DIR' 
     risk: await CountryRiskLists.load(riskFile),
     cases: new MemoryCaseStore(),
     audit: await AuditLog.open(config.AUDIT_LOG_FILE),
-    auditFile: config.AUDIT_LOG_FILE
+    auditFile: config.AUDIT_LOG_FILE,
+    onSourcesChanged: (listener) => {
+      changes.on('sources', listener)
+      return () => { changes.off('sources', listener) }
+    },
+    // Called by whatever swaps `datasets` (a list refresh).
+    sourcesChanged: () => { changes.emit('sources') }
   }
 }
 

@@ -15,6 +15,8 @@ export interface Services {
   cases: CaseStore
   audit: AuditLog
   auditFile: string
+  /** Calls `listener` after the loaded lists (`datasets`) changed; returns the function that removes it. */
+  onSourcesChanged?: (listener: () => void) => () => void
 }
 
 export const AuditSchema = z.object({
