@@ -33,7 +33,7 @@ t.test('2025 session: completion functions get the caller; a template completes 
   const reader = await token('rita', 'items:read')
   const init = await app.inject({ method: 'POST', url: '/mcp', headers: headers(reader), payload: INIT })
   const sid = init.headers['mcp-session-id'] as string
-  const post = async (tok: string, session: string, body: unknown): Promise<{ status: number, json: { result?: { completion: { values: string[] } }, error?: { code: number, message: string } } }> => {
+  const post = async (tok: string, session: string, body: Record<string, unknown>): Promise<{ status: number, json: { result?: { completion: { values: string[] } }, error?: { code: number, message: string } } }> => {
     const res = await app.inject({ method: 'POST', url: '/mcp', headers: headers(tok, { 'mcp-session-id': session, 'mcp-protocol-version': '2025-11-25' }), payload: body })
     return { status: res.statusCode, json: JSON.parse(res.body) }
   }
@@ -51,7 +51,7 @@ t.test('2025 session: completion functions get the caller; a template completes 
 t.test('2026-07-28: the same, per request', async (t) => {
   const { app, token } = await setup(t)
   const meta = { 'io.modelcontextprotocol/protocolVersion': V, 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} }
-  const post = async (tok: string, body: unknown): Promise<{ result?: { completion: { values: string[] } }, error?: { code: number } }> => {
+  const post = async (tok: string, body: Record<string, unknown>): Promise<{ result?: { completion: { values: string[] } }, error?: { code: number } }> => {
     const res = await app.inject({ method: 'POST', url: '/mcp', headers: headers(tok, { 'mcp-protocol-version': V, 'mcp-method': 'completion/complete' }), payload: body })
     return JSON.parse(res.body)
   }
