@@ -213,4 +213,43 @@ t.test('case://: a subscriber on one instance hears a decision and a note record
   const kase = await watcher.readResource({ uri: `case://${alertId}` })
   t.match(JSON.parse((kase.contents[0] as Text).text), { case: { decisions: [{ decision: 'confirmed_hit', decidedBy: 'analyst-b' }] } })
   t.notOk(heard.heard.some((u) => u !== `case://${alertId}`), 'only the watched case')
+
+  // 2026-07-28: a subscriptions/listen stream on A; once acknowledged it is registered, so one note through B is enough.
+  const ac = new AbortController()
+  t.teardown(() => { ac.abort() })
+  const res = await fetch(a.url, {
+    method: 'POST',
+    signal: ac.signal,
+    headers: { authorization: `Bearer ${await signer('watcher', ['cases:read'])}`, accept: 'application/json, text/event-stream', 'content-type': 'application/json', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'subscriptions/listen' },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'subscriptions/listen',
+      params: {
+        notifications: { resourceSubscriptions: [`case://${alertId}`, 'risk://countries'] },
+        _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} }
+      }
+    })
+  })
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+  const decoder = new TextDecoder()
+  let buffered = ''
+  const next = async (): Promise<Record<string, unknown>> => {
+    for (;;) {
+      const i = buffered.indexOf('\n\n')
+      if (i >= 0) {
+        const block = buffered.slice(0, i)
+        buffered = buffered.slice(i + 2)
+        const data = block.split('\n').find((l) => l.startsWith('data: '))
+        if (data !== undefined) return JSON.parse(data.slice(6)) as Record<string, unknown>
+        continue
+      }
+      const { value, done } = await reader.read()
+      if (done) throw new Error('stream ended')
+      buffered += decoder.decode(value)
+    }
+  }
+  t.match(await next(), { method: 'notifications/subscriptions/acknowledged', params: { notifications: { resourceSubscriptions: [`case://${alertId}`] } } }, 'the case is honoured, risk://countries (not subscribable) is not')
+  await writer.callTool({ name: 'add_case_note', arguments: { caseId: alertId, note: 'for the listener' } })
+  t.match(await next(), { method: 'notifications/resources/updated', params: { uri: `case://${alertId}` } }, 'the 2026 listener on A heard the note made through B')
 })
