@@ -7,6 +7,8 @@ import { createRedisBackend, type RedisBackend } from '@mcp-fastify/fastify-mcp/
 import type { Config } from './config.js'
 import { auditRefusal } from './records/refusal.js'
 import { registerTools, type Services } from './tools/index.js'
+import { announceChanges, registerResources } from './resources/index.js'
+import { registerPrompts } from './prompts/index.js'
 
 export const SERVER_INFO = { name: 'compliance-server', title: 'Compliance tools', version: '0.1.0' }
 
@@ -65,6 +67,10 @@ export async function buildApp (o: BuildOptions): Promise<FastifyInstance> {
     onRefusal: async (refusal) => { await auditRefusal(o.services.records, refusal) }
   })
   registerTools(app.mcp.registry, o.services)
+  registerResources(app.mcp.registry, o.services)
+  registerPrompts(app.mcp.registry, o.services)
+  const stopAnnouncing = announceChanges(o.services, app.mcp, (err) => { app.log.warn({ err }, 'a resource update could not be announced') })
+  app.addHook('onClose', async () => { stopAnnouncing() })
 
   if (redis !== null) {
     const backend = redis

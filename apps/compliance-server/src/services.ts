@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { CountryRiskLists, sameCountry } from './domain/countries.js'
 import { loadDataDir } from './domain/loaders.js'
@@ -12,16 +13,23 @@ export async function openRecords (config: Pick<Config, 'DATABASE_URL' | 'dataDi
 }
 
 /** Loads the lists, builds the index and opens the records store. */
-export async function createServices (config: Pick<Config, 'SANCTIONS_DATA_DIR' | 'DATABASE_URL' | 'dataDir' | 'AUDIT_SIGNING_KEY_FILE' | 'RETENTION_YEARS'>): Promise<Services> {
+export async function createServices (config: Pick<Config, 'SANCTIONS_DATA_DIR' | 'DATABASE_URL' | 'dataDir' | 'AUDIT_SIGNING_KEY_FILE' | 'RETENTION_YEARS'>): Promise<Services & { sourcesChanged: () => void }> {
   const { entries, datasets } = await loadDataDir(config.SANCTIONS_DATA_DIR)
   const index = new ScreeningIndex(entries, { countryMatches: sameCountry })
   const screening = Object.assign(index, { recordCount: () => index.size })
+  const changes = new EventEmitter()
   const riskFile = config.SANCTIONS_DATA_DIR === DEFAULT_DATA_DIR ? join(DEFAULT_DATA_DIR, 'country-risk.json') : await pickRiskFile(config.SANCTIONS_DATA_DIR)
   return {
     screening,
     datasets,
     risk: await CountryRiskLists.load(riskFile),
-    records: await openRecords(config)
+    records: await openRecords(config),
+    onSourcesChanged: (listener) => {
+      changes.on('sources', listener)
+      return () => { changes.off('sources', listener) }
+    },
+    // Called by whatever swaps `datasets` (a list refresh).
+    sourcesChanged: () => { changes.emit('sources') }
   }
 }
 

@@ -11,6 +11,8 @@ export interface CaseStore {
   recordDecision: (d: Omit<DecisionRecord, 'decisionId' | 'decidedAt'>) => Promise<DecisionRecord>
   addNote: (n: Omit<CaseNote, 'noteId' | 'createdAt'>) => Promise<CaseNote>
   get: (caseId: string) => Promise<CaseFile | null>
+  /** Case ids starting with `prefix`, at most `limit` (for completion); optional for a store. */
+  ids?: (prefix: string, limit: number) => Promise<string[]>
 }
 
 /** In-process case store (a decision's alert id is its case id). */
@@ -33,6 +35,10 @@ export class MemoryCaseStore implements CaseStore {
     const note = { noteId: randomUUID(), ...n, createdAt: new Date().toISOString() }
     this.#file(n.caseId).notes.push(note)
     return note
+  }
+
+  async ids (prefix: string, limit: number): Promise<string[]> {
+    return [...this.#cases.keys()].filter((id) => id.startsWith(prefix)).sort().slice(0, limit)
   }
 
   async get (caseId: string): Promise<CaseFile | null> {

@@ -64,6 +64,11 @@ export function resolveCountry (input: string): Country | null {
   return { alpha2, alpha3: countries.alpha2ToAlpha3(alpha2) as string, name: countries.getName(alpha2, 'en') as string }
 }
 
+/** English names of every ISO 3166 country (for completion). */
+export function countryNames (): string[] {
+  return Object.values(countries.getNames('en', { select: 'official' })).sort()
+}
+
 /** Whether two country spellings name the same country. */
 export function sameCountry (a: string, b: string): boolean {
   const x = resolveCountry(a)
@@ -100,6 +105,19 @@ export class CountryRiskLists {
 
   get asOf (): { fatf: string, eu: string } {
     return { fatf: this.#data.fatf.asOf, eu: this.#data.euHighRiskThirdCountries.asOf }
+  }
+
+  /** Every listed country of each list, with the list's source and as-of date. */
+  lists (): Array<{ list: string, status: string, source: string, asOf: string, countries: Array<{ alpha2: string, name: string, measure?: string }> }> {
+    const { fatf, euHighRiskThirdCountries: eu } = this.#data
+    const names = (l: ListedCountry[]): Array<{ alpha2: string, name: string, measure?: string }> =>
+      l.map((c) => ({ alpha2: c.iso2, name: c.name, ...(c.measure === undefined ? {} : { measure: c.measure }) }))
+    return [
+      { list: 'FATF', status: 'call_for_action', source: fatf.source, asOf: fatf.asOf, countries: names(fatf.callForAction) },
+      { list: 'FATF', status: 'increased_monitoring', source: fatf.source, asOf: fatf.asOf, countries: names(fatf.increasedMonitoring) },
+      { list: 'EU', status: 'high_risk_countermeasures', source: eu.source, asOf: eu.asOf, countries: names(eu.annexCountermeasures) },
+      { list: 'EU', status: 'high_risk_third_country', source: eu.source, asOf: eu.asOf, countries: names(eu.annexPointI) }
+    ]
   }
 
   assess (country: Country): CountryRisk {

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events'
 import { randomUUID } from 'node:crypto'
 import { join } from 'node:path'
 import { sql, type Transaction } from 'kysely'
@@ -45,6 +46,7 @@ export class RecordsStore {
   #queue: Pending[] = []
   #flushing: Promise<void> | null = null
   #closed = false
+  readonly #changes = new EventEmitter()
 
   private constructor (engine: Engine, key: SigningKey, o: RecordsOptions) {
     this.#engine = engine
@@ -238,7 +240,7 @@ export class RecordsStore {
 
   /** Proposes a decision (first pair of eyes); refused while another one awaits review. */
   async proposeDecision (d: { alertId: string, decision: DecisionKind, note: string, by: string }): Promise<Decision> {
-    return await this.#engine.db.transaction().execute(async (trx) => {
+    return this.#changed(d.alertId, await this.#engine.db.transaction().execute(async (trx) => {
       const alert = await this.#alertForUpdate(trx, d.alertId)
       if (alert.state === 'proposed') {
         const pending = await trx.selectFrom('decisions').select(['decision', 'proposed_by']).where('alert_id', '=', d.alertId).where('state', '=', 'proposed').executeTakeFirst()
@@ -250,12 +252,12 @@ export class RecordsStore {
       await trx.insertInto('decisions').values(row).execute()
       await trx.updateTable('alerts').set({ state: 'proposed', updated_at: now }).where('alert_id', '=', d.alertId).execute()
       return toDecision(row)
-    })
+    }))
   }
 
   /** Approves or rejects the pending decision (second pair of eyes: never the proposer). */
   async reviewDecision (r: { alertId: string, verdict: 'approve' | 'reject', note: string, by: string }): Promise<{ decision: Decision, alertState: AlertState }> {
-    return await this.#engine.db.transaction().execute(async (trx) => {
+    return this.#changed(r.alertId, await this.#engine.db.transaction().execute(async (trx) => {
       const alert = await this.#alertForUpdate(trx, r.alertId)
       const pending = await trx.selectFrom('decisions').selectAll().where('alert_id', '=', r.alertId).where('state', '=', 'proposed').executeTakeFirst()
       if (alert.state !== 'proposed' || pending === undefined) throw new RecordsError(`alert "${r.alertId}" has no decision awaiting review (state ${alert.state})`)
@@ -266,17 +268,35 @@ export class RecordsStore {
       await trx.updateTable('decisions').set({ state, reviewed_by: r.by, reviewed_at: now, review_note: r.note }).where('decision_id', '=', pending.decision_id).execute()
       await trx.updateTable('alerts').set({ state: alertState, updated_at: now }).where('alert_id', '=', r.alertId).execute()
       return { decision: toDecision({ ...pending, state, reviewed_by: r.by, reviewed_at: now, review_note: r.note }), alertState }
-    })
+    }))
   }
 
   async addNote (n: { alertId: string, note: string, author: string }): Promise<Note> {
-    return await this.#engine.db.transaction().execute(async (trx) => {
+    return this.#changed(n.alertId, await this.#engine.db.transaction().execute(async (trx) => {
       await this.#alertForUpdate(trx, n.alertId)
       const row = { note_id: randomUUID(), alert_id: n.alertId, note: n.note, author: n.author, created_at: new Date().toISOString() }
       await trx.insertInto('notes').values(row).execute()
       await trx.updateTable('alerts').set({ updated_at: row.created_at }).where('alert_id', '=', n.alertId).execute()
       return toNote(row)
-    })
+    }))
+  }
+
+  /** Calls `listener` with the alert id after each decision, review or note committed through this instance. */
+  onCaseChanged (listener: (alertId: string) => void): () => void {
+    this.#changes.on('case', listener)
+    return () => { this.#changes.off('case', listener) }
+  }
+
+  #changed<T> (alertId: string, value: T): T {
+    this.#changes.emit('case', alertId)
+    return value
+  }
+
+  /** Alert ids starting with `prefix`, newest first (for completion). */
+  async alertIds (prefix: string, limit: number): Promise<string[]> {
+    const escaped = prefix.replace(/[\\%_]/g, (c) => `\\${c}`)
+    const rows = await this.#engine.db.selectFrom('alerts').select('alert_id').where('alert_id', 'like', `${escaped}%`).orderBy('opened_at', 'desc').limit(limit).execute()
+    return rows.map((r) => r.alert_id)
   }
 
   async getCase (alertId: string): Promise<CaseFile | null> {

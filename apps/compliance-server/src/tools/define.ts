@@ -16,6 +16,8 @@ export interface Services {
   risk: CountryRiskLists
   /** Alerts, decisions, notes and the audit chain (PostgreSQL or the embedded engine). */
   records: RecordsStore
+  /** Calls `listener` after the loaded lists (`datasets`) changed; returns the function that removes it. */
+  onSourcesChanged?: (listener: () => void) => () => void
 }
 
 export const AuditSchema = z.object({

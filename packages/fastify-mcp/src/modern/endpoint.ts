@@ -195,7 +195,7 @@ export class ModernEndpoint {
         }
         case 'completion/complete':
           if (!isSpecType.CompleteRequestParams(params)) throw new ProtocolError(RPC.INVALID_PARAMS, 'Invalid params: completion/complete needs { ref, argument: { name, value } }')
-          result = await registry.complete(params)
+          result = await registry.complete(params, request.mcpAuth, o.enforceScopes)
           break
         default:
           throw new ProtocolError(RPC.METHOD_NOT_FOUND, `Method not found: ${method}`)

@@ -312,7 +312,8 @@ export class McpRegistry extends EventEmitter {
   #capabilities (): ServerCapabilities {
     const caps: ServerCapabilities = { logging: {}, tools: { listChanged: true } }
     if (this.#resources.size > 0 || this.#templates.size > 0) {
-      const subscribe = [...this.#resources.values()].some((r) => r.subscribable === true)
+      const subscribe = [...this.#resources.values()].some((r) => r.subscribable === true) ||
+        [...this.#templates.values()].some((t) => t.def.subscribable === true)
       caps.resources = subscribe ? { subscribe: true, listChanged: true } : { listChanged: true }
     }
     if (this.#prompts.size > 0) caps.prompts = { listChanged: true }
@@ -353,6 +354,7 @@ export class McpRegistry extends EventEmitter {
   subscribable (uri: string): boolean {
     const fixed = this.#resources.get(uri)
     if (fixed !== undefined) return fixed.subscribable === true
+    for (const t of this.#templates.values()) if (t.template.match(uri) !== null) return t.def.subscribable === true
     return false
   }
 
@@ -497,10 +499,13 @@ export class McpRegistry extends EventEmitter {
     return await def.handler(given, ctx)
   }
 
-  /** `completion/complete` for a prompt argument or a resource template variable. */
-  async complete (params: CompleteRequestParams): Promise<CompleteResult> {
+  /**
+   * `completion/complete` for a prompt argument or a resource template variable. A template's variables
+   * complete only for a caller holding the template's scopes (its values are the resources' names).
+   */
+  async complete (params: CompleteRequestParams, caller: McpCaller | null = null, enforceScopes = true): Promise<CompleteResult> {
     const { ref, argument } = params
-    const context = { arguments: params.context?.arguments ?? {} }
+    const context = { arguments: params.context?.arguments ?? {}, caller }
     let fn
     if (ref.type === 'ref/prompt') {
       const prompt = this.#prompts.get(ref.name)
@@ -509,6 +514,7 @@ export class McpRegistry extends EventEmitter {
     } else {
       const t = this.#templates.get(ref.uri)
       if (t === undefined) throw new ProtocolError(RPC.INVALID_PARAMS, `Unknown resource template: ${ref.uri}`)
+      if (enforceScopes && !hasScopes(caller, t.def.scopes)) throw new ProtocolError(RPC.FORBIDDEN, `Insufficient scope for resource template "${ref.uri}"`)
       fn = t.def.complete?.[argument.name]
     }
     const values = fn === undefined ? [] : await fn(argument.value, context)
@@ -547,6 +553,7 @@ export class McpRegistry extends EventEmitter {
         server.setRequestHandler('resources/subscribe', async (request, sdk) => {
           const binding = resolve(sdk)
           if (this.#findResource(request.params.uri) === undefined) throw new ProtocolError(RPC.INVALID_PARAMS, `Resource not found: ${request.params.uri}`, { uri: request.params.uri })
+          if (!this.subscribable(request.params.uri)) throw new ProtocolError(RPC.INVALID_PARAMS, `Resource does not support subscriptions: ${request.params.uri}`, { uri: request.params.uri })
           await binding.subscribe?.(request.params.uri)
           return {}
         })
@@ -563,7 +570,7 @@ export class McpRegistry extends EventEmitter {
     }
 
     if (this.capabilities().completions !== undefined) {
-      server.setRequestHandler('completion/complete', async (request) => await this.complete(request.params))
+      server.setRequestHandler('completion/complete', async (request, sdk) => await this.complete(request.params, resolve(sdk).caller, enforce))
     }
   }
 }

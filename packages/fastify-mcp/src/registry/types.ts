@@ -128,7 +128,8 @@ export interface ToolDefinition<I extends SchemaLike = SchemaLike, O extends Sch
   handler: (args: Infer<I>, ctx: McpContext) => ToolReturn | Promise<ToolReturn>
 }
 
-export type CompleteFn = (value: string, context: { arguments: Record<string, string> }) => string[] | Promise<string[]>
+/** `caller` is the verified caller of the `completion/complete` request (null when the endpoint is unauthenticated), so completions can be scoped to it. */
+export type CompleteFn = (value: string, context: { arguments: Record<string, string>, caller: McpCaller | null }) => string[] | Promise<string[]>
 
 export interface ResourceDefinition {
   uri: string
@@ -152,6 +153,11 @@ export interface ResourceTemplateDefinition {
   mimeType?: string
   icons?: Icon[]
   scopes?: string[]
+  /**
+   * Whether `resources/subscribe` (2025) and `subscriptions/listen` `resourceSubscriptions` (2026-07-28)
+   * may name a concrete URI of this template; announce its changes with `app.mcp.resourceUpdated(uri)`.
+   */
+  subscribable?: boolean
   /** Completions for template variables. */
   complete?: Record<string, CompleteFn>
   /** Lists concrete resources of this template in `resources/list`. */
