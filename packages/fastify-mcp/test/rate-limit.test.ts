@@ -1,6 +1,6 @@
 import t from 'tap'
 import { ACC, buildApp, initBody, listen, openSession } from './helpers/http.js'
-import { bearer, testAuth } from './helpers/verifier.js'
+import { bearer, testAuth } from './helpers/auth-stub.js'
 
 async function served (t: { teardown: (fn: () => unknown) => void }, max: number): Promise<string> {
   const app = await buildApp({ auth: testAuth(), rateLimit: { max, timeWindow: 60_000 } })

@@ -2,7 +2,8 @@ import type { InjectOptions } from 'fastify'
 import t from 'tap'
 import type { McpRefusal } from '../src/index.js'
 import { ACC, PV, buildApp, initBody } from './helpers/http.js'
-import { bearer, testAuth, until } from './helpers/verifier.js'
+import { bearer, testAuth } from './helpers/auth-stub.js'
+import { until } from './helpers/wait.js'
 
 const H = { accept: ACC, 'content-type': 'application/json', host: '127.0.0.1' }
 

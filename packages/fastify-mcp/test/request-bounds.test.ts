@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http'
 import t from 'tap'
 import { ACC, buildApp, initBody, listen, openSession } from './helpers/http.js'
-import { testAuth } from './helpers/verifier.js'
+import { testAuth } from './helpers/auth-stub.js'
 
 const ping = (id: number): Record<string, unknown> => ({ jsonrpc: '2.0', id, method: 'ping' })
 

@@ -1,7 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import t from 'tap'
 import { PV, buildApp, listen, openSession, parseSse } from './helpers/http.js'
-import { until } from './helpers/verifier.js'
+import { until } from './helpers/wait.js'
 
 const N = 400
 const CHUNK = 'x'.repeat(64 * 1024)
