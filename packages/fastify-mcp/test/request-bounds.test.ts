@@ -99,3 +99,12 @@ t.test('the RFC 9728 metadata route gets the same Host check', async (t) => {
   const bad = await app.inject({ method: 'GET', url: '/.well-known/oauth-protected-resource', headers: { host: 'evil.example' } })
   t.equal(bad.statusCode, 403)
 })
+
+t.test('errorCodes lists the plugin errors by code', async (t) => {
+  const { errorCodes } = await import('../src/index.js')
+  const err = new errorCodes.FST_MCP_TOO_MANY_PRINCIPAL_SESSIONS(3)
+  t.equal(err.code, 'FST_MCP_TOO_MANY_PRINCIPAL_SESSIONS')
+  t.equal(err.statusCode, 429)
+  t.ok(err instanceof errorCodes.FST_MCP_TOO_MANY_PRINCIPAL_SESSIONS)
+  for (const [code, E] of Object.entries(errorCodes)) t.equal(new E('x', 'y').code, code)
+})
