@@ -43,3 +43,12 @@ t.test('every message of a batch counts', async (t) => {
   t.match(await four.json(), { error: { code: -32005 } })
   t.equal(await statusOf(post([ping(10), ping(11)], { 'mcp-protocol-version': '2025-03-26' })), 429, 'the window stays spent')
 })
+
+t.test('with a rate limit, GET and DELETE without a valid token are still refused with 401 (and counted)', async (t) => {
+  const url = await served(t, 3)
+  const statuses: number[] = []
+  for (const method of ['GET', 'DELETE', 'GET', 'DELETE']) {
+    statuses.push(await statusOf(fetch(url, { method, headers: { accept: 'text/event-stream', 'mcp-session-id': 'x', authorization: 'Bearer forged' } })))
+  }
+  t.same(statuses, [401, 401, 401, 429])
+})
