@@ -1,4 +1,5 @@
 // In-process measurements: heap per idle session, and the cost of rebuilding a session on another instance.
+import { randomUUID } from 'node:crypto'
 import Fastify from 'fastify'
 import { z } from 'zod'
 import fastifyMcp, { MemoryBus, MemoryEventStore, MemorySessionStore } from '@mcp-fastify/fastify-mcp'
@@ -37,6 +38,20 @@ export async function memoryScenarios (smoke) {
   const live = a.mcp.sessions.liveCount()
   lines.push(`Heap per idle session at ${n.toLocaleString('en')} sessions: **${((after - before) / n / 1024).toFixed(1)} KiB** (${live} live servers cached, the rest records only; command: \`pnpm bench\`).`)
   await a.close()
+
+  // Requests naming unknown session ids must allocate nothing that stays (moved here from a test).
+  const bogus = await app()
+  const list = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' })
+  const sendBogus = async () => {
+    const res = await bogus.inject({ method: 'POST', url: '/mcp', headers: { accept: ACC, 'content-type': 'application/json', 'mcp-session-id': randomUUID(), 'mcp-protocol-version': '2025-11-25' }, payload: list })
+    if (res.statusCode !== 404) throw new Error(`bogus session ${res.statusCode}`)
+  }
+  for (let i = 0; i < 1000; i++) await sendBogus()
+  const bogusBefore = await heap()
+  for (let i = 0; i < n; i++) await sendBogus()
+  const bogusGrowth = (await heap()) - bogusBefore
+  lines.push(`Heap growth after ${n.toLocaleString('en')} requests with random session ids (all 404): **${Math.round(bogusGrowth / 1024)} KiB** (nothing is kept per unknown id).`)
+  await bogus.close()
 
   const shared = { store: new MemorySessionStore(), events: new MemoryEventStore(), bus: new MemoryBus() }
   const A = await app(shared)

@@ -154,7 +154,7 @@ t.test('remote JWKS must be https unless on loopback; auth options are validated
   for (const [auth, re] of cases) {
     const app = Fastify()
     app.register(fastifyMcp, { serverInfo: { name: 'x', version: '1' }, auth: auth as never })
-    await t.rejects(async () => { await app.ready() }, re)
+    await t.rejects(async () => { await app.ready() }, { code: 'FST_MCP_OPTIONS', message: re })
     await app.close()
   }
 })

@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { ACC, PV, buildApp, initBody } from './helpers/http.js'
+import { until } from './helpers/wait.js'
 
 const JSON_CT = 'application/json'
 
@@ -228,7 +229,7 @@ t.test('idle sessions expire (404 afterwards) and the event says why', async (t)
   const sid = await init(app)
   const closed: string[] = []
   app.mcp.events.on('session:closed', (e) => { closed.push(e.reason) })
-  await new Promise((resolve) => setTimeout(resolve, 1000))
+  t.ok(await until(() => closed.length > 0, 100, 30), 'the expiry is reported')
   const res = await post(app, { jsonrpc: '2.0', id: 2, method: 'ping' }, { 'mcp-session-id': sid, 'mcp-protocol-version': PV })
   t.equal(res.statusCode, 404)
   t.same(closed, ['expired'])

@@ -5,6 +5,7 @@ import { CallToolResultSchema, ElicitRequestSchema, ResourceUpdatedNotificationS
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from '@modelcontextprotocol/client'
 import { z } from 'zod'
 import { buildApp, listen, openSession } from './helpers/http.js'
+import { until } from './helpers/wait.js'
 
 async function appWithAsk (): Promise<Awaited<ReturnType<typeof buildApp>>> {
   const app = await buildApp()
@@ -48,17 +49,16 @@ t.test('SDK v1 client: a whole session', async (t) => {
 
   const ac = new AbortController()
   const slow = client.callTool({ name: 'slow', arguments: { ms: 5000 } }, undefined, { signal: ac.signal })
-  await new Promise((resolve) => setTimeout(resolve, 150))
+  t.ok(await until(() => app.calls.slowStarted > 0), 'the handler runs')
   ac.abort()
   await t.rejects(slow)
-  await new Promise((resolve) => setTimeout(resolve, 150))
+  await until(() => app.calls.slowAborted > 0)
   t.equal(app.calls.slowAborted, 1, 'cancellation reached the handler')
 
   await client.subscribeResource({ uri: 'test://r' })
-  await new Promise((resolve) => setTimeout(resolve, 200))
-  await app.mcp.resourceUpdated('test://r')
-  await new Promise((resolve) => setTimeout(resolve, 200))
-  t.same(updates, ['test://r'], 'notification over the GET stream')
+  // The client opens its GET stream on its own schedule: notify until one arrives.
+  t.ok(await until(async () => { await app.mcp.resourceUpdated('test://r'); return updates.length > 0 }, 50, 40), 'notification over the GET stream')
+  t.ok(updates.every((u) => u === 'test://r'))
 
   let token: string | undefined
   const polled = await client.request(

@@ -3,7 +3,7 @@ import Fastify from 'fastify'
 import t from 'tap'
 import fastifyMcp from '../src/index.js'
 import { ACC } from './helpers/http.js'
-import { testAuth } from './helpers/verifier.js'
+import { testAuth } from './helpers/auth-stub.js'
 
 t.test('a token in the query string never reaches the log (URL redacted whatever the parameter)', async (t) => {
   const lines: string[] = []

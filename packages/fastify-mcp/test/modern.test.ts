@@ -5,6 +5,7 @@ import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextproto
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from '@modelcontextprotocol/client'
 import fastifyMcp, { type FastifyMcpOptions } from '../src/index.js'
 import { ACC, buildApp, initBody, parseSse } from './helpers/http.js'
+import { until } from './helpers/wait.js'
 
 const V = '2026-07-28'
 // Parsed JSON-RPC replies are read field by field in assertions; each assertion checks the shape it reads.
@@ -298,11 +299,10 @@ t.test('a client closing its connection aborts the 2026 call', async (t) => {
   const r = req(1, 'tools/call', { name: 'slow', arguments: { ms: 5000 } })
   const ac = new AbortController()
   const pending = fetch(url, { method: 'POST', headers: r.headers, body: JSON.stringify(r.body), signal: ac.signal }).catch(() => null)
-  while (app.calls.slowAborted === 0 && app.calls.slow === 0) {
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    ac.abort()
-  }
+  t.ok(await until(() => app.calls.slowStarted > 0), 'the handler runs')
+  ac.abort()
   await pending
+  await until(() => app.calls.slowAborted > 0)
   t.equal(app.calls.slowAborted, 1, 'the handler saw its signal fire')
 })
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { ACC, buildApp, initBody, listen, openSession } from './helpers/http.js'
-import { bearer, testAuth } from './helpers/verifier.js'
+import { bearer, testAuth } from './helpers/auth-stub.js'
 
 async function served (t: { teardown: (fn: () => unknown) => void }, max: number): Promise<string> {
   const app = await buildApp({ auth: testAuth(), rateLimit: { max, timeWindow: 60_000 } })
@@ -42,4 +42,13 @@ t.test('every message of a batch counts', async (t) => {
   t.equal(four.status, 429, '7 + 4 = 11 > 10')
   t.match(await four.json(), { error: { code: -32005 } })
   t.equal(await statusOf(post([ping(10), ping(11)], { 'mcp-protocol-version': '2025-03-26' })), 429, 'the window stays spent')
+})
+
+t.test('with a rate limit, GET and DELETE without a valid token are still refused with 401 (and counted)', async (t) => {
+  const url = await served(t, 3)
+  const statuses: number[] = []
+  for (const method of ['GET', 'DELETE', 'GET', 'DELETE']) {
+    statuses.push(await statusOf(fetch(url, { method, headers: { accept: 'text/event-stream', 'mcp-session-id': 'x', authorization: 'Bearer forged' } })))
+  }
+  t.same(statuses, [401, 401, 401, 429])
 })

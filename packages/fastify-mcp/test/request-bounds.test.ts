@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http'
 import t from 'tap'
 import { ACC, buildApp, initBody, listen, openSession } from './helpers/http.js'
-import { testAuth } from './helpers/verifier.js'
+import { testAuth } from './helpers/auth-stub.js'
 
 const ping = (id: number): Record<string, unknown> => ({ jsonrpc: '2.0', id, method: 'ping' })
 
@@ -98,4 +98,13 @@ t.test('the RFC 9728 metadata route gets the same Host check', async (t) => {
   t.equal(ok.statusCode, 200)
   const bad = await app.inject({ method: 'GET', url: '/.well-known/oauth-protected-resource', headers: { host: 'evil.example' } })
   t.equal(bad.statusCode, 403)
+})
+
+t.test('errorCodes lists the plugin errors by code', async (t) => {
+  const { errorCodes } = await import('../src/index.js')
+  const err = new errorCodes.FST_MCP_TOO_MANY_PRINCIPAL_SESSIONS(3)
+  t.equal(err.code, 'FST_MCP_TOO_MANY_PRINCIPAL_SESSIONS')
+  t.equal(err.statusCode, 429)
+  t.ok(err instanceof errorCodes.FST_MCP_TOO_MANY_PRINCIPAL_SESSIONS)
+  for (const [code, E] of Object.entries(errorCodes)) t.equal(new E('x', 'y').code, code)
 })

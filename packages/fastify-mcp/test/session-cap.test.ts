@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { ACC, buildApp, initBody, listen } from './helpers/http.js'
 import { instance, prefix, redisSkip } from './helpers/redis.js'
-import { bearer, testAuth } from './helpers/verifier.js'
+import { bearer, testAuth } from './helpers/auth-stub.js'
 
 const skip = await redisSkip()
 

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { ACC, PV, initBody } from './helpers/http.js'
 import { instance, prefix, redisSkip, type Instance } from './helpers/redis.js'
-import { bearer, testAuth } from './helpers/verifier.js'
+import { bearer, testAuth } from './helpers/auth-stub.js'
 
 // Regression (issue 11): a session deleted on one instance stayed alive on the others for up to a
 // second (their live caches trusted the store that long and nothing waited for the bus).

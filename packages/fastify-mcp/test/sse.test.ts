@@ -1,5 +1,6 @@
 import t from 'tap'
 import { ACC, PV, buildApp, listen, messages, openSession, readSse } from './helpers/http.js'
+import { until } from './helpers/wait.js'
 
 const call = (id: number, name: string, args: Record<string, unknown> = {}, meta?: Record<string, unknown>): Record<string, unknown> =>
   ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args, ...(meta === undefined ? {} : { _meta: meta }) } })
@@ -100,7 +101,7 @@ t.test('client disconnect does not cancel: the call completes and its response c
   const primingId = events[0]?.id as string
   t.ok(primingId, 'priming id')
   ac.abort()
-  await new Promise((resolve) => setTimeout(resolve, 500))
+  await until(() => app.calls.slow > 0)
   t.equal(app.calls.slow, 1, 'the call completed')
   t.equal(app.calls.slowAborted, 0, 'and was not aborted')
   const resumed = await getStream(base, sid, { 'last-event-id': primingId })
@@ -129,7 +130,7 @@ t.test('SSE polling: the server closes the connection mid-call (retry first), th
   t.ok(first.ended, 'the server closed the connection')
   t.notOk(messages(first.events).some((m) => m.id === 5), 'no response yet')
   t.ok(first.events.some((e) => e.retry !== undefined), 'a retry hint was sent')
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  // Resumed at once: what the tool sends later arrives live on the resumed stream.
   const lastId = first.events.filter((e) => e.id !== undefined).pop()?.id as string
   const resumed = await readSse(await getStream(base, sid, { 'last-event-id': lastId }))
   const msgs = messages(resumed.events)
@@ -144,7 +145,6 @@ t.test('resumption replays only the named stream', async (t) => {
   const [a, b] = await Promise.all([post(call(1, 'poll', {}, { progressToken: 'A' })), post(call(2, 'poll', {}, { progressToken: 'B' }))])
   const ea = await readSse(a as Response)
   const eb = await readSse(b as Response)
-  await new Promise((resolve) => setTimeout(resolve, 300))
   const resumedA = messages((await readSse(await getStream(base, sid, { 'last-event-id': ea.events[0]?.id as string }))).events)
   t.ok(resumedA.every((m) => m.id === 1 || (m.params as { progressToken?: string })?.progressToken === 'A'))
   t.ok(resumedA.some((m) => m.id === 1))
@@ -159,11 +159,11 @@ t.test('notifications/cancelled aborts the running call and no response is sent 
   const { post } = await openSession(base)
   const pending = post(call(7, 'slow', { ms: 5000 }))
   const res = await pending
+  // The response started with the handler's first log: it runs.
   const reading = readSse(res)
-  await new Promise((resolve) => setTimeout(resolve, 100))
   const cancel = await post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 7, reason: 'x' } })
   t.equal(cancel.status, 202)
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  await until(() => app.calls.slowAborted > 0)
   t.equal(app.calls.slowAborted, 1, 'the handler saw the abort')
   t.equal(app.calls.slow, 0)
   const stray = await post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 999 } })
@@ -199,12 +199,16 @@ t.test('a session with an open GET stream is not reaped by the idle timeout', as
   const ac = new AbortController()
   const get = await getStream(base, sid, {}, ac.signal)
   t.equal(get.status, 200)
-  await new Promise((resolve) => setTimeout(resolve, 1000))
+  // A control session without a stream: once it expired, the idle timeout has passed for both.
+  const closed: string[] = []
+  app.mcp.events.on('session:closed', (e) => { closed.push(e.id) })
+  const control = await openSession(base)
+  t.ok(await until(() => closed.includes(control.sid), 100, 30), 'the idle control session expired')
   const ping = await post({ jsonrpc: '2.0', id: 2, method: 'ping' })
   t.equal(ping.status, 200, 'still alive')
   ac.abort()
   await ping.text()
-  await new Promise((resolve) => setTimeout(resolve, 1000))
+  t.ok(await until(() => closed.includes(sid), 100, 30), 'expires once its stream closed')
   const late = await post({ jsonrpc: '2.0', id: 3, method: 'ping' })
   t.equal(late.status, 404, 'expired once idle')
 })
@@ -247,10 +251,9 @@ t.test('graceful close: running calls still answer, bounded by shutdownGraceMs',
   const app = await buildApp({ shutdownGraceMs: 5000 })
   const base = await listen(app)
   const { post } = await openSession(base)
-  const pending = post(call(1, 'slow', { ms: 400 }))
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  // The response starts with the handler's first log: the call runs.
+  const res = await post(call(1, 'slow', { ms: 400 }))
   const closing = app.close()
-  const res = await pending
   const body = await res.text()
   await closing
   t.equal(res.status, 200)
@@ -260,10 +263,8 @@ t.test('graceful close: running calls still answer, bounded by shutdownGraceMs',
   const quick = await buildApp({ shutdownGraceMs: 0 })
   const base2 = await listen(quick)
   const s2 = await openSession(base2)
-  const cut = s2.post(call(2, 'slow', { ms: 3000 }))
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  const r2 = await s2.post(call(2, 'slow', { ms: 3000 }))
   await quick.close()
-  const r2 = await cut
   const rest = await r2.text()
   t.notMatch(rest, /slow done/, 'past the grace period the call does not answer')
   t.equal(quick.calls.slow, 0)

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { FST_MCP_FORBIDDEN, FST_MCP_UNAUTHORIZED, FST_MCP_UNAVAILABLE } from '../errors.js'
+import { FST_MCP_FORBIDDEN, FST_MCP_OPTIONS, FST_MCP_UNAUTHORIZED, FST_MCP_UNAVAILABLE } from '../errors.js'
 import type { McpRegistry } from '../registry/registry.js'
 import { TokenError, type AuthOptions, type TokenVerifier } from './types.js'
 import { canonicalResource, jwtVerifier, TokenCache } from './verifiers.js'
@@ -45,9 +45,9 @@ function errorWithHeaders<E extends Error> (err: E, headers: Record<string, stri
  */
 export async function setupAuth (app: FastifyInstance, o: AuthOptions, registry: McpRegistry, guard: (request: FastifyRequest) => void): Promise<AuthSetup> {
   const authServers = o.resourceMetadata?.authorizationServers
-  if (!Array.isArray(authServers) || authServers.length === 0) throw new Error('auth.resourceMetadata.authorizationServers must list at least one authorization server')
+  if (!Array.isArray(authServers) || authServers.length === 0) throw new FST_MCP_OPTIONS('auth.resourceMetadata.authorizationServers must list at least one authorization server')
   const resourceRaw = o.resourceMetadata.resource ?? o.audience
-  if (resourceRaw === undefined) throw new Error('auth.resourceMetadata.resource (or auth.audience) is required')
+  if (resourceRaw === undefined) throw new FST_MCP_OPTIONS('auth.resourceMetadata.resource (or auth.audience) is required')
   const resource = canonicalResource(resourceRaw)
   const metadataUrl = resourceMetadataUrl(resource)
   const realm = o.realm ?? 'mcp'

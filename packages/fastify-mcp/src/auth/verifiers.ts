@@ -12,6 +12,7 @@ import {
 import type { McpCaller } from '../registry/types.js'
 import { TokenError, type AuthOptions, type TokenVerifier } from './types.js'
 import { isLoopbackHost } from '../protocol/index.js'
+import { FST_MCP_OPTIONS } from '../errors.js'
 
 const ASYMMETRIC = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA', 'Ed25519']
 
@@ -102,9 +103,9 @@ function staticKeys (keys: Array<string | Record<string, unknown>>): JWTVerifyGe
 
 /** Verifies JWTs with jose against a remote JWKS, static public keys, or an HS256 secret. */
 export function jwtVerifier (o: AuthOptions, warn: (msg: string) => void): TokenVerifier {
-  if (o.issuer === undefined || o.audience === undefined) throw new Error('auth.issuer and auth.audience are required for JWT verification')
+  if (o.issuer === undefined || o.audience === undefined) throw new FST_MCP_OPTIONS('auth.issuer and auth.audience are required for JWT verification')
   const sources = [o.jwks, o.publicKeys, o.hs256Secret].filter((s) => s !== undefined).length
-  if (sources !== 1) throw new Error('auth needs exactly one of jwks, publicKeys or hs256Secret (or a custom verifier)')
+  if (sources !== 1) throw new FST_MCP_OPTIONS('auth needs exactly one of jwks, publicKeys or hs256Secret (or a custom verifier)')
   const issuer = o.issuer
   const audience = canonicalResource(o.audience)
   const scopes = o.scopes ?? defaultScopes
@@ -114,7 +115,7 @@ export function jwtVerifier (o: AuthOptions, warn: (msg: string) => void): Token
   if (o.jwks !== undefined) {
     const url = new URL(o.jwks.url)
     if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
-      throw new Error(`auth.jwks.url must be https (http only on a loopback host), got ${url.toString()}`)
+      throw new FST_MCP_OPTIONS(`auth.jwks.url must be https (http only on a loopback host), got ${url.toString()}`)
     }
     key = createRemoteJWKSet(url, {
       timeoutDuration: o.jwks.timeoutMs ?? 5000,
@@ -124,12 +125,12 @@ export function jwtVerifier (o: AuthOptions, warn: (msg: string) => void): Token
   } else if (o.publicKeys !== undefined) {
     key = staticKeys(o.publicKeys)
   } else {
-    if ((o.hs256Secret as string).length < 32) throw new Error('auth.hs256Secret must be at least 32 characters')
+    if ((o.hs256Secret as string).length < 32) throw new FST_MCP_OPTIONS('auth.hs256Secret must be at least 32 characters')
     warn('fastify-mcp: auth uses an HS256 shared secret; use asymmetric keys (JWKS) in production')
     key = new TextEncoder().encode(o.hs256Secret)
     algorithms = algorithms.filter((a) => a === 'HS256')
   }
-  if (algorithms.includes('none')) throw new Error('auth.algorithms must not include "none"')
+  if (algorithms.includes('none')) throw new FST_MCP_OPTIONS('auth.algorithms must not include "none"')
 
   return {
     async verify (token: string): Promise<McpCaller> {
@@ -198,7 +199,7 @@ export interface IntrospectionOptions {
  */
 export function introspectionVerifier (o: IntrospectionOptions): TokenVerifier {
   const url = new URL(o.url)
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) throw new Error('introspection url must be https (http only on a loopback host)')
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) throw new FST_MCP_OPTIONS('introspection url must be https (http only on a loopback host)')
   const basic = Buffer.from(`${encodeURIComponent(o.clientId)}:${encodeURIComponent(o.clientSecret)}`).toString('base64')
   const ttl = (o.cacheSeconds ?? 30) * 1000
   const cache = new Map<string, { caller: McpCaller, until: number }>()

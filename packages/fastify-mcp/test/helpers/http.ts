@@ -10,9 +10,9 @@ export function initBody (version = PV, id: number | string = 1, capabilities: R
 }
 
 /** An app with a few tools used across the transport tests. */
-export async function buildApp (opts: Partial<FastifyMcpOptions> = {}): Promise<FastifyInstance & { calls: { slow: number, slowAborted: number } }> {
-  const app = Fastify() as unknown as FastifyInstance & { calls: { slow: number, slowAborted: number } }
-  app.calls = { slow: 0, slowAborted: 0 }
+export async function buildApp (opts: Partial<FastifyMcpOptions> = {}): Promise<FastifyInstance & { calls: { slow: number, slowAborted: number, slowStarted: number } }> {
+  const app = Fastify() as unknown as FastifyInstance & { calls: { slow: number, slowAborted: number, slowStarted: number } }
+  app.calls = { slow: 0, slowAborted: 0, slowStarted: 0 }
   await app.register(fastifyMcp, { serverInfo: { name: 'test-server', version: '1.0.0' }, ...opts })
   app.mcp.tool({
     name: 'echo',
@@ -33,6 +33,7 @@ export async function buildApp (opts: Partial<FastifyMcpOptions> = {}): Promise<
     description: 'Waits until released or cancelled',
     input: z.object({ ms: z.number().default(300) }),
     handler: async ({ ms }, ctx) => {
+      app.calls.slowStarted++
       await ctx.log('info', 'slow started')
       const aborted = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => { resolve(false) }, ms)

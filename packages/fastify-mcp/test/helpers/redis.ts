@@ -28,7 +28,7 @@ export async function redisSkip (url = REDIS_URL): Promise<string | false> {
   }
 }
 
-export interface Instance { app: FastifyInstance & { calls: { slow: number, slowAborted: number } }, url: string, backend: RedisBackend }
+export interface Instance { app: FastifyInstance & { calls: { slow: number, slowAborted: number, slowStarted: number } }, url: string, backend: RedisBackend }
 
 /** One app instance on its own Redis connections, sharing `prefix` with its siblings. */
 export async function instance (prefix: string, opts: Partial<FastifyMcpOptions> = {}, url = REDIS_URL): Promise<Instance> {

@@ -16,12 +16,3 @@ export function testAuth (): AuthOptions {
 }
 
 export const bearer = (subject: string): Record<string, string> => ({ authorization: `Bearer tok-${subject}` })
-
-/** Polls `check` until it holds, at most `tries` times `everyMs` apart; false when it never did. */
-export async function until (check: () => boolean | Promise<boolean>, tries = 100, everyMs = 20): Promise<boolean> {
-  for (let i = 0; i < tries; i++) {
-    if (await check()) return true
-    await new Promise((resolve) => setTimeout(resolve, everyMs))
-  }
-  return false
-}
