@@ -16,7 +16,9 @@ const INSTRUCTIONS = 'Sanctions screening (OFAC SDN, UN consolidated list), juri
 
 const ReadySchema = z.object({
   status: z.enum(['ready', 'not ready']),
-  checks: z.object({ sanctionsLists: z.boolean(), auditLog: z.boolean(), redis: z.boolean().nullable() })
+  checks: z.object({ sanctionsLists: z.boolean(), listsFresh: z.boolean(), auditLog: z.boolean(), redis: z.boolean().nullable() }),
+  listVersion: z.string(),
+  sources: z.array(z.object({ id: z.string(), kind: z.enum(['url', 'path']), ageSeconds: z.number(), lastSuccessAt: z.string().nullable(), lastError: z.string().nullable(), stale: z.boolean() }))
 })
 
 export interface BuildOptions {
@@ -61,6 +63,7 @@ export async function buildApp (o: BuildOptions): Promise<FastifyInstance> {
   })
   registerTools(app.mcp.registry, o.services)
 
+  app.addHook('onClose', async () => { await o.services.lists.close() })
   if (redis !== null) {
     const backend = redis
     app.addHook('onClose', async () => { await backend.close() })
@@ -69,11 +72,14 @@ export async function buildApp (o: BuildOptions): Promise<FastifyInstance> {
   const route = app.withTypeProvider<ZodTypeProvider>()
   route.get('/health', { schema: { response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }))
   route.get('/ready', { schema: { response: { 200: ReadySchema, 503: ReadySchema } } }, async (_request, reply) => {
-    const sanctionsLists = o.services.screening.recordCount() > 0
+    const lists = o.services.lists
+    const sanctionsLists = lists.current().index.recordCount() > 0
+    const sources = lists.status().map(({ id, kind, ageSeconds, lastSuccessAt, lastError, stale }) => ({ id, kind, ageSeconds, lastSuccessAt, lastError, stale }))
+    const listsFresh = sources.every((x) => !x.stale)
     const auditLog = await access(o.services.auditFile, constants.W_OK).then(() => true, () => false)
     const redisOk = redis === null ? null : await redis.ping()
-    const ok = sanctionsLists && auditLog && redisOk !== false
-    return await reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks: { sanctionsLists, auditLog, redis: redisOk } })
+    const ok = sanctionsLists && listsFresh && auditLog && redisOk !== false
+    return await reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks: { sanctionsLists, listsFresh, auditLog, redis: redisOk }, listVersion: lists.current().id, sources })
   })
   return app
 }

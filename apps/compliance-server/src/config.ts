@@ -1,5 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
+import { parseSources } from './lists/sources.js'
+import type { SourceConfig } from './lists/types.js'
 
 /** The shipped sample data (OFAC SDN sample, UN consolidated list sample, FATF/EU country lists). */
 export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../data/', import.meta.url))
@@ -38,6 +40,10 @@ const EnvSchema = z.object({
   SESSION_IDLE_TIMEOUT: duration.default(30 * 60_000),
   MAX_SESSIONS: positiveInt.default(10_000),
   SANCTIONS_DATA_DIR: z.string().min(1).default(DEFAULT_DATA_DIR),
+  SANCTIONS_SOURCES: z.string().min(1).optional(),
+  SANCTIONS_REFRESH_INTERVAL: duration.default(3_600_000),
+  SANCTIONS_MAX_AGE: duration.default(48 * 3_600_000),
+  SANCTIONS_MIN_RATIO: z.coerce.number().min(0).max(1).default(0.8),
   AUDIT_LOG_FILE: z.string().min(1).default('compliance-audit.ndjson'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
   MCP_ERAS: z.enum(['both', 'legacy', 'modern']).default('both'),
@@ -52,6 +58,8 @@ export type Env = z.infer<typeof EnvSchema>
 
 export interface Config extends Env {
   publicUrl: string
+  /** `SANCTIONS_SOURCES` parsed, or `null`: the lists of `SANCTIONS_DATA_DIR`. */
+  sanctionsSources: SourceConfig[] | null
   /** `configured`: AUTH_* given; `development`: an ephemeral key pair is made at start. */
   authMode: 'configured' | 'development'
 }
@@ -81,7 +89,15 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (!anyAuth && e.NODE_ENV === 'production' && e.TRANSPORT === 'http') {
     throw new ConfigError('invalid AUTH_ISSUER: NODE_ENV=production requires authentication (AUTH_ISSUER and one of AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE, AUTH_HS256_SECRET)')
   }
+  let sanctionsSources: SourceConfig[] | null = null
+  if (e.SANCTIONS_SOURCES !== undefined) {
+    try {
+      sanctionsSources = parseSources(e.SANCTIONS_SOURCES)
+    } catch (err) {
+      throw new ConfigError(`invalid SANCTIONS_SOURCES: ${(err as Error).message}`)
+    }
+  }
   const host = e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST
   const publicUrl = e.MCP_PUBLIC_URL ?? `http://${host}:${e.PORT}/mcp`
-  return { ...e, publicUrl, authMode: anyAuth ? 'configured' : 'development' }
+  return { ...e, publicUrl, sanctionsSources, authMode: anyAuth ? 'configured' : 'development' }
 }

@@ -2,20 +2,49 @@ import { join } from 'node:path'
 import { AuditLog } from './domain/audit.js'
 import { MemoryCaseStore } from './domain/cases.js'
 import { CountryRiskLists, sameCountry } from './domain/countries.js'
-import { loadDataDir } from './domain/loaders.js'
 import { ScreeningIndex } from './domain/matching.js'
+import type { SanctionsEntry } from './domain/types.js'
+import { ListManager, sourcesOfDir, type VersionCoordinator } from './lists/index.js'
 import { DEFAULT_DATA_DIR, type Config } from './config.js'
 import type { Services } from './tools/index.js'
 
-/** Loads the lists, builds the index and opens the audit log. */
-export async function createServices (config: Pick<Config, 'SANCTIONS_DATA_DIR' | 'AUDIT_LOG_FILE'>): Promise<Services> {
-  const { entries, datasets } = await loadDataDir(config.SANCTIONS_DATA_DIR)
+export type ServingIndex = ScreeningIndex & { recordCount: () => number }
+
+/** The one place a screening index is made from entries: the list refresh builds each new version with it. */
+export function buildScreeningIndex (entries: SanctionsEntry[]): ServingIndex {
   const index = new ScreeningIndex(entries, { countryMatches: sameCountry })
-  const screening = Object.assign(index, { recordCount: () => index.size })
+  return Object.assign(index, { recordCount: () => index.size })
+}
+
+type ListsConfig = Pick<Config, 'SANCTIONS_DATA_DIR' | 'AUDIT_LOG_FILE'> & Partial<Pick<Config, 'sanctionsSources' | 'SANCTIONS_REFRESH_INTERVAL' | 'SANCTIONS_MAX_AGE' | 'SANCTIONS_MIN_RATIO' | 'REDIS_URL'>>
+
+interface Logger { info: (o: object, m: string) => void, warn: (o: object, m: string) => void, error: (o: object, m: string) => void }
+
+/** Loads the lists (and keeps them refreshed), builds the index and opens the audit log. */
+export async function createServices (config: ListsConfig, o: { logger?: Logger, coordinator?: VersionCoordinator } = {}): Promise<Services> {
+  const sources = config.sanctionsSources ?? await sourcesOfDir(config.SANCTIONS_DATA_DIR)
+  let coordinator = o.coordinator
+  if (coordinator === undefined && config.REDIS_URL !== undefined) {
+    const { createRedisCoordinator } = await import('./lists/redis.js')
+    coordinator = createRedisCoordinator(config.REDIS_URL)
+  }
+  const lists = new ListManager<ServingIndex>({
+    sources,
+    buildIndex: buildScreeningIndex,
+    refreshIntervalMs: config.SANCTIONS_REFRESH_INTERVAL ?? 3_600_000,
+    maxAgeMs: config.SANCTIONS_MAX_AGE ?? 48 * 3_600_000,
+    minRatio: config.SANCTIONS_MIN_RATIO ?? 0.8,
+    ...(o.logger === undefined ? {} : { logger: o.logger }),
+    ...(coordinator === undefined ? {} : { coordinator })
+  })
+  const report = await lists.start()
+  for (const f of report.failed) o.logger?.error({ source: f.id }, `sanctions list not loaded: ${f.error}`)
   const riskFile = config.SANCTIONS_DATA_DIR === DEFAULT_DATA_DIR ? join(DEFAULT_DATA_DIR, 'country-risk.json') : await pickRiskFile(config.SANCTIONS_DATA_DIR)
   return {
-    screening,
-    datasets,
+    // Getters keep `screening` and `datasets` on the serving version for code that reads them directly.
+    get screening () { return lists.current().index },
+    get datasets () { return lists.current().datasets },
+    lists,
     risk: await CountryRiskLists.load(riskFile),
     cases: new MemoryCaseStore(),
     audit: await AuditLog.open(config.AUDIT_LOG_FILE),

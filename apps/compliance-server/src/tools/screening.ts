@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { McpToolError } from '@mcp-fastify/fastify-mcp'
 import { ALGORITHM, DEFAULT_THRESHOLD } from '../domain/matching.js'
 import type { DatasetInfo } from '../domain/types.js'
-import { DatasetSchema, DateSchema, EntryTypeSchema, type Define, type Services } from './define.js'
+import { DatasetSchema, DateSchema, EntryTypeSchema, listsNow, WarningSchema, type Define, type Services } from './define.js'
 
 export const HitSchema = z.object({
   source: z.string(),
@@ -39,17 +39,20 @@ export function registerScreeningTools (define: Define, s: Services): void {
       query: z.object({ name: z.string(), type: z.string().optional(), birthDate: z.string().optional(), country: z.string().optional() }),
       hits: z.array(HitSchema),
       algorithm: z.object({ name: z.string(), version: z.string(), threshold: z.number() }),
-      datasets: z.array(DatasetSchema)
+      datasets: z.array(DatasetSchema),
+      listVersion: z.string(),
+      warnings: z.array(WarningSchema)
     }),
     readOnly: true,
     run: (a) => {
+      const { version, warnings } = listsNow(s)
       const threshold = a.threshold ?? DEFAULT_THRESHOLD
-      const hits = s.screening.screen({ name: a.name, type: a.type, birthDate: a.birthDate, country: a.country, threshold, limit: a.limit ?? 10 })
+      const hits = version.index.screen({ name: a.name, type: a.type, birthDate: a.birthDate, country: a.country, threshold, limit: a.limit ?? 10 })
       const query: { name: string, type?: string, birthDate?: string, country?: string } = { name: a.name }
       if (a.type !== undefined) query.type = a.type
       if (a.birthDate !== undefined) query.birthDate = a.birthDate
       if (a.country !== undefined) query.country = a.country
-      return { query, hits, algorithm: { name: ALGORITHM.name, version: ALGORITHM.version, threshold }, datasets: s.datasets }
+      return { query, hits, algorithm: { name: ALGORITHM.name, version: ALGORITHM.version, threshold }, datasets: version.datasets, listVersion: version.id, warnings }
     },
     summary: (o) => o.hits.length === 0
       ? `No hit for "${o.query.name}" at threshold ${o.algorithm.threshold}.`
@@ -80,9 +83,10 @@ export function registerScreeningTools (define: Define, s: Services): void {
     }),
     readOnly: true,
     run: (a) => {
-      const entry = s.screening.getEntry(a.source, a.id)
+      const { version } = listsNow(s)
+      const entry = version.index.getEntry(a.source, a.id)
       if (entry === undefined) throw new McpToolError(`no ${a.source} entry with id "${a.id}" in the loaded lists`)
-      return { entry, dataset: s.datasets.find((d) => d.source === a.source) as DatasetInfo }
+      return { entry, dataset: version.datasets.find((d) => d.source === a.source) as DatasetInfo }
     },
     summary: (o) => `${o.entry.source} ${o.entry.id}: ${o.entry.name} (${o.entry.type}; ${o.entry.programs.join(', ')}).`
   })
@@ -90,16 +94,23 @@ export function registerScreeningTools (define: Define, s: Services): void {
   define({
     name: 'list_sources',
     title: 'List the loaded sanctions lists and risk lists',
-    description: 'Names every loaded list with its file date, SHA-256 and record count, the matching algorithm and its default threshold, and the dates of the FATF and EU country lists.',
+    description: 'Names every loaded list with its source id, format, publication date (publishedAt, null when the format carries none), fetch time, SHA-256 and record count; ' +
+      'the state of each configured source (age since its last successful check, last error, stale); the list version; the matching algorithm and its default threshold; and the dates of the FATF and EU country lists.',
     scope: 'sanctions:read',
     input: z.object({}),
     output: z.object({
       datasets: z.array(DatasetSchema),
+      listVersion: z.string(),
+      sources: z.array(z.object({ id: z.string(), kind: z.enum(['url', 'path']), ageSeconds: z.number(), lastSuccessAt: z.string().nullable(), lastCheckAt: z.string().nullable(), lastError: z.string().nullable(), stale: z.boolean(), records: z.number() })),
+      warnings: z.array(WarningSchema),
       algorithm: z.object({ name: z.string(), version: z.string(), description: z.string(), defaultThreshold: z.number() }),
       countryLists: z.object({ fatf: z.string(), eu: z.string() })
     }),
     readOnly: true,
-    run: () => ({ datasets: s.datasets, algorithm: { ...ALGORITHM, defaultThreshold: DEFAULT_THRESHOLD }, countryLists: s.risk.asOf }),
-    summary: (o) => `${o.datasets.map((d) => `${d.source} (${d.records} records, ${d.fileDate})`).join('; ')}.`
+    run: () => {
+      const { version, warnings } = listsNow(s)
+      return { datasets: version.datasets, listVersion: version.id, sources: s.lists.status(), warnings, algorithm: { ...ALGORITHM, defaultThreshold: DEFAULT_THRESHOLD }, countryLists: s.risk.asOf }
+    },
+    summary: (o) => `${o.datasets.map((d) => `${d.sourceId}: ${d.source} (${d.records} records, published ${d.publishedAt ?? 'date not stated'})`).join('; ')}.`
   })
 }
