@@ -21,7 +21,7 @@ type ListsConfig = Pick<Config, 'SANCTIONS_DATA_DIR' | 'AUDIT_LOG_FILE'> & Parti
 interface Logger { info: (o: object, m: string) => void, warn: (o: object, m: string) => void, error: (o: object, m: string) => void }
 
 /** Loads the lists (and keeps them refreshed), builds the index and opens the audit log. */
-export async function createServices (config: ListsConfig, o: { logger?: Logger, coordinator?: VersionCoordinator } = {}): Promise<Services> {
+export async function createServices (config: ListsConfig, o: { logger?: Logger, coordinator?: VersionCoordinator, now?: () => number } = {}): Promise<Services> {
   const sources = config.sanctionsSources ?? await sourcesOfDir(config.SANCTIONS_DATA_DIR)
   let coordinator = o.coordinator
   if (coordinator === undefined && config.REDIS_URL !== undefined) {
@@ -35,7 +35,8 @@ export async function createServices (config: ListsConfig, o: { logger?: Logger,
     maxAgeMs: config.SANCTIONS_MAX_AGE ?? 48 * 3_600_000,
     minRatio: config.SANCTIONS_MIN_RATIO ?? 0.8,
     ...(o.logger === undefined ? {} : { logger: o.logger }),
-    ...(coordinator === undefined ? {} : { coordinator })
+    ...(coordinator === undefined ? {} : { coordinator }),
+    ...(o.now === undefined ? {} : { now: o.now })
   })
   const report = await lists.start()
   for (const f of report.failed) o.logger?.error({ source: f.id }, `sanctions list not loaded: ${f.error}`)
