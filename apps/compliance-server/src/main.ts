@@ -2,11 +2,14 @@
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from './config.js'
 
-const USAGE = `usage: compliance-server [serve|mint-token|verify-audit] [options]
+const USAGE = `usage: compliance-server [serve|mint-token|verify-audit|fetch-lists|list-info] [options]
   serve                         start the service (default); configured by the environment
   mint-token --sub S --scopes "a b" [--ttl 10m] [--client-id C] [--aud A]
                                 sign a token with AUTH_HS256_SECRET or AUTH_PRIVATE_KEY_FILE
-  verify-audit FILE             check the hash chain of an audit log`
+  verify-audit FILE             check the hash chain of an audit log
+  fetch-lists --out DIR         download the configured sanctions lists (SANCTIONS_SOURCES or
+                                SANCTIONS_DATA_DIR) into DIR for an air-gapped deployment
+  list-info FILE                print what a list file (or OFAC CSV folder) is and its publication date`
 
 async function serveCommand (): Promise<void> {
   const config = loadConfig()
@@ -46,12 +49,32 @@ async function verifyCommand (args: string[]): Promise<void> {
   }
 }
 
+async function fetchListsCommand (args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { out: { type: 'string' } }, strict: true })
+  if (values.out === undefined) throw new ConfigError('fetch-lists needs --out DIR')
+  const config = loadConfig()
+  const { sourcesOfDir } = await import('./lists/sources.js')
+  const { fetchLists } = await import('./lists/cli.js')
+  const { lines, failed } = await fetchLists(config.sanctionsSources ?? await sourcesOfDir(config.SANCTIONS_DATA_DIR), values.out)
+  process.stdout.write(`${lines.join('\n')}\n`)
+  if (failed > 0) process.exitCode = 2
+}
+
+async function listInfoCommand (args: string[]): Promise<void> {
+  const file = args[0]
+  if (file === undefined) throw new ConfigError('list-info needs a FILE')
+  const { listInfo } = await import('./lists/cli.js')
+  process.stdout.write(`${await listInfo(file)}\n`)
+}
+
 async function main (argv: string[]): Promise<void> {
   const [command = 'serve', ...rest] = argv
   switch (command) {
     case 'serve': return await serveCommand()
     case 'mint-token': return await mintCommand(rest)
     case 'verify-audit': return await verifyCommand(rest)
+    case 'fetch-lists': return await fetchListsCommand(rest)
+    case 'list-info': return await listInfoCommand(rest)
     case '-h':
     case '--help':
       process.stdout.write(`${USAGE}\n`)

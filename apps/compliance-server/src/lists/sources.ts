@@ -53,8 +53,9 @@ export async function sourcesOfDir (dir: string): Promise<SourceConfig[]> {
     if (OFAC_CSV_SETS.some((s) => names.includes(s.main))) out.push({ id: id(d), format: 'ofac-csv', path: d })
     for (const name of names) {
       const path = join(d, name)
-      if (name.toLowerCase().endsWith('.xml')) out.push({ id: id(path), format: 'auto', path })
-      else if (depth < 2 && !name.startsWith('.') && (await stat(path)).isDirectory()) await walk(path, depth + 1)
+      const st = await stat(path)
+      if (st.isFile() && name.toLowerCase().endsWith('.xml')) out.push({ id: id(path), format: 'auto', path })
+      else if (depth < 2 && !name.startsWith('.') && st.isDirectory()) await walk(path, depth + 1)
     }
   }
   await walk(dir, 0)
