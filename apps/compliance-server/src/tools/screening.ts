@@ -62,10 +62,10 @@ export function registerScreeningTools (define: Define, s: Services): void {
   define({
     name: 'get_sanctions_entry',
     title: 'Read a sanctions list entry',
-    description: 'Returns the complete entry of a sanctions list by its source (OFAC-SDN or UN) and the list\'s own id (OFAC ent_num, UN reference number): ' +
+    description: 'Returns the complete entry of a sanctions list by its source (OFAC-SDN, OFAC-CONS, UN, EU or UK) and the list\'s own id (OFAC ent_num, UN reference number): ' +
       'names and aliases, type, programs, countries, dates of birth, identifiers and remarks.',
     scope: 'sanctions:read',
-    input: z.object({ source: z.enum(['OFAC-SDN', 'UN']), id: z.string().min(1).max(40) }),
+    input: z.object({ source: z.enum(['OFAC-SDN', 'OFAC-CONS', 'UN', 'EU', 'UK']), id: z.string().min(1).max(40) }),
     output: z.object({
       entry: z.object({
         source: z.string(),
