@@ -201,3 +201,41 @@ t.test('through the service: screening during swaps never fails or mixes version
   t.equal((await ready()).code, 200)
   t.same((await screen()).warnings, [])
 })
+
+t.test('an OFAC CSV set from a base URL, refreshed by the timer: conditional requests per file, absent optional files are fine', async (t) => {
+  const { readFile: rf } = await import('node:fs/promises')
+  const files = new Map<string, Buffer>()
+  for (const n of ['sdn.csv', 'alt.csv', 'add.csv', 'sdn_comments.csv']) files.set(n, await rf(join(DEFAULT_DATA_DIR, 'ofac-sample', n)))
+  const seen: Array<[string, number]> = []
+  const server = createServer((req, res) => {
+    const name = req.url?.replace(/^\/ofac\//, '') ?? ''
+    const body = files.get(name)
+    if (body === undefined) { seen.push([name, 404]); res.writeHead(404).end(); return }
+    const lastModified = new Date(1_700_000_000_000 + body.length * 1000).toUTCString()
+    if (req.headers['if-modified-since'] === lastModified) { seen.push([name, 304]); res.writeHead(304).end(); return }
+    seen.push([name, 200])
+    res.writeHead(200, { 'last-modified': lastModified }).end(body)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.close() })
+  let builds = 0
+  const m = new ListManager({
+    sources: [{ id: 'ofac', format: 'ofac-csv', url: `http://127.0.0.1:${(server.address() as { port: number }).port}/ofac` }],
+    buildIndex: (e) => { builds++; return buildScreeningIndex(e) },
+    refreshIntervalMs: 50
+  })
+  t.teardown(async () => { await m.close() })
+  await m.start()
+  t.same(m.current().datasets.map((d) => [d.source, d.records, d.publishedAt]), [['OFAC-SDN', 68, null]])
+  t.ok(seen.some(([n, s]) => n === 'cons_prim.csv' && s === 404), 'the consolidated set was looked for')
+  // The timer checks again: every present file answers 304, nothing is rebuilt.
+  const until = Date.now() + 10_000
+  while (!seen.some(([n, s]) => n === 'sdn.csv' && s === 304) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.ok(seen.some(([n, s]) => n === 'sdn.csv' && s === 304))
+  t.equal(builds, 1)
+  // A new row appears in sdn.csv: the timer picks it up without a restart.
+  files.set('sdn.csv', Buffer.concat([files.get('sdn.csv') as Buffer, Buffer.from('99999001,"QUORTLEBY, Zebediah","individual","[SDGT]",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n', 'latin1')]))
+  while (m.current().index.screen({ name: 'Zebediah Quortleby' }).length === 0 && Date.now() < until + 10_000) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.equal(m.current().index.screen({ name: 'Zebediah Quortleby' })[0]?.id, '99999001')
+  t.equal(m.current().datasets[0]?.records, 69)
+})
