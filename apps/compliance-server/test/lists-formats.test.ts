@@ -100,6 +100,16 @@ t.test('a file that is not the declared format, or broken, is refused naming the
   await t.rejects(readFiles([{ name: 'page.xml', bytes: Buffer.from('<html/>') }], 'auto'), /page\.xml: not a sanctions list this service reads; expected one of/)
 })
 
+t.test('regression: a bad row deep in a large OFAC CSV is refused with its line, and the process survives', async (t) => {
+  const rows = ['1,"A","individual","[X]"']
+  for (let i = 0; i < 5000; i++) rows.push(`${i + 2},"N${i}","individual","[X]"`)
+  rows.push('abc,"BAD","individual","[X]"')
+  for (let i = 0; i < 20000; i++) rows.push(`${i + 9000},"M${i}","individual","[X]"`)
+  await t.rejects(readFiles([{ name: 'sdn.csv', bytes: Buffer.from(rows.join('\r\n')) }], 'ofac-csv'), /^sdn\.csv line 5002: expected an ent_num and a name/)
+  await new Promise((resolve) => setImmediate(resolve))
+  t.pass('no unhandled rejection')
+})
+
 t.test('a data folder with OFAC sdn.xml beside the CSVs and a broken file: everything readable loads', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'lists-'))
   for (const n of ['sdn.csv', 'alt.csv', 'add.csv', 'sdn_comments.csv']) await copyFile(join(OFAC, n), join(dir, n))

@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { parse } from 'csv-parse'
 import type { NameKind, SanctionsEntry } from '../../domain/types.js'
@@ -22,23 +24,30 @@ function nullable (v: string | undefined): string | null {
 async function rows (file: ListFile, onRow: (r: string[], line: number) => void): Promise<void> {
   let end = file.bytes.length
   while (end > 0 && (file.bytes[end - 1] === 0x1a || file.bytes[end - 1] === 0x0a || file.bytes[end - 1] === 0x0d || file.bytes[end - 1] === 0x20)) end--
-  const parser = parse({ relax_column_count: true, skip_empty_lines: true, relax_quotes: true, encoding: 'latin1' })
+  const bytes = file.bytes.subarray(0, end)
   const CHUNK = 256 * 1024
-  const done = (async () => {
-    let n = 0
-    for await (const r of parser) {
-      onRow(r as string[], ++n)
-      if (n % 2000 === 0) await yieldToLoop()
-    }
-  })()
-  for (let at = 0; at < end; at += CHUNK) {
-    if (!parser.write(file.bytes.subarray(at, Math.min(end, at + CHUNK)))) await new Promise((resolve) => parser.once('drain', resolve))
-  }
-  parser.end()
+  function * chunks (): Generator<Buffer> { for (let at = 0; at < bytes.length; at += CHUNK) yield bytes.subarray(at, at + CHUNK) }
+  let failure: unknown = null
   try {
-    await done
+    await pipeline(
+      Readable.from(chunks()),
+      parse({ relax_column_count: true, skip_empty_lines: true, relax_quotes: true, encoding: 'latin1' }),
+      async function (records: AsyncIterable<string[]>) {
+        let n = 0
+        for await (const r of records) {
+          try {
+            onRow(r, ++n)
+          } catch (err) {
+            failure = err
+            throw err
+          }
+          if (n % 2000 === 0) await yieldToLoop()
+        }
+      }
+    )
   } catch (err) {
-    if (err instanceof DataError) throw err
+    // pipeline reports an abort when the consumer stops; the reason is the row it refused
+    if (failure !== null) throw failure
     throw new DataError(`${file.name}: ${(err as Error).message}; expected an OFAC legacy CSV file`)
   }
 }
