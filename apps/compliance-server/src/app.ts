@@ -18,7 +18,9 @@ const INSTRUCTIONS = 'Sanctions screening (OFAC SDN, UN consolidated list), juri
 
 const ReadySchema = z.object({
   status: z.enum(['ready', 'not ready']),
-  checks: z.object({ sanctionsLists: z.boolean(), auditLog: z.boolean(), records: z.boolean(), redis: z.boolean().nullable() })
+  checks: z.object({ sanctionsLists: z.boolean(), listsFresh: z.boolean(), auditLog: z.boolean(), records: z.boolean(), redis: z.boolean().nullable() }),
+  listVersion: z.string(),
+  sources: z.array(z.object({ id: z.string(), kind: z.enum(['url', 'path']), ageSeconds: z.number(), lastSuccessAt: z.string().nullable(), lastError: z.string().nullable(), stale: z.boolean() }))
 })
 
 export interface BuildOptions {
@@ -72,6 +74,7 @@ export async function buildApp (o: BuildOptions): Promise<FastifyInstance> {
   const stopAnnouncing = announceChanges(o.services, app.mcp, (err) => { app.log.warn({ err }, 'a resource update could not be announced') })
   app.addHook('onClose', async () => { stopAnnouncing() })
 
+  app.addHook('onClose', async () => { await o.services.lists.close() })
   if (redis !== null) {
     const backend = redis
     app.addHook('onClose', async () => { await backend.close() })
@@ -80,12 +83,15 @@ export async function buildApp (o: BuildOptions): Promise<FastifyInstance> {
   const route = app.withTypeProvider<ZodTypeProvider>()
   route.get('/health', { schema: { response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({ status: 'ok' as const }))
   route.get('/ready', { schema: { response: { 200: ReadySchema, 503: ReadySchema } } }, async (_request, reply) => {
-    const sanctionsLists = o.services.screening.recordCount() > 0
+    const lists = o.services.lists
+    const sanctionsLists = lists.current().index.recordCount() > 0
+    const sources = lists.status().map(({ id, kind, ageSeconds, lastSuccessAt, lastError, stale }) => ({ id, kind, ageSeconds, lastSuccessAt, lastError, stale }))
+    const listsFresh = sources.every((x) => !x.stale)
     // The audit chain lives in the records store: one check answers for both.
     const records = await o.services.records.ready()
     const redisOk = redis === null ? null : await redis.ping()
-    const ok = sanctionsLists && records && redisOk !== false
-    return await reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks: { sanctionsLists, auditLog: records, records, redis: redisOk } })
+    const ok = sanctionsLists && listsFresh && records && redisOk !== false
+    return await reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks: { sanctionsLists, listsFresh, auditLog: records, records, redis: redisOk }, listVersion: lists.current().id, sources })
   })
   return app
 }

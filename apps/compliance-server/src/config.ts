@@ -4,6 +4,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse as parseMs } from '@lukeed/ms'
 import { z } from 'zod'
+import { parseSources } from './lists/sources.js'
+import type { SourceConfig } from './lists/types.js'
 
 /** The shipped sample data (OFAC SDN sample, UN consolidated list sample, FATF/EU country lists). */
 export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../data/', import.meta.url))
@@ -74,6 +76,10 @@ const EnvSchema = z.object({
   MAX_JSON_DEPTH: positiveInt.default(64),
   SSE_MAX_BUFFERED_BYTES: positiveInt.default(1024 * 1024),
   SANCTIONS_DATA_DIR: z.string().min(1).default(DEFAULT_DATA_DIR),
+  SANCTIONS_SOURCES: z.string().min(1).optional(),
+  SANCTIONS_REFRESH_INTERVAL: duration.default(3_600_000),
+  SANCTIONS_MAX_AGE: duration.default(48 * 3_600_000),
+  SANCTIONS_MIN_RATIO: z.coerce.number().min(0).max(1).default(0.8),
   AUDIT_LOG_FILE: z.string().min(1).default('compliance-audit.ndjson'),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL').optional(),
   DATA_DIR: z.string().min(1).optional(),
@@ -95,6 +101,8 @@ export interface Config extends Env {
   publicUrl: string
   /** Where the embedded records engine and the generated signing key live (never the repository). */
   dataDir: string
+  /** `SANCTIONS_SOURCES` parsed, or `null`: the lists of `SANCTIONS_DATA_DIR`. */
+  sanctionsSources: SourceConfig[] | null
   /** `configured`: AUTH_* given; `development`: an ephemeral key pair is made at start. */
   authMode: 'configured' | 'development'
 }
@@ -124,8 +132,16 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (!anyAuth && !isDevelopmentEnv(e.NODE_ENV) && e.TRANSPORT === 'http') {
     throw new ConfigError(`invalid AUTH_ISSUER: NODE_ENV=${e.NODE_ENV ?? ''} requires authentication (AUTH_ISSUER and one of AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE, AUTH_HS256_SECRET); development mode is only for NODE_ENV unset, development or test`)
   }
+  let sanctionsSources: SourceConfig[] | null = null
+  if (e.SANCTIONS_SOURCES !== undefined) {
+    try {
+      sanctionsSources = parseSources(e.SANCTIONS_SOURCES)
+    } catch (err) {
+      throw new ConfigError(`invalid SANCTIONS_SOURCES: ${(err as Error).message}`)
+    }
+  }
   const host = e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST
   const publicUrl = e.MCP_PUBLIC_URL ?? `http://${host}:${e.PORT}/mcp`
   const dataDir = e.DATA_DIR ?? join(e.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'compliance-server')
-  return { ...e, publicUrl, dataDir, authMode: anyAuth ? 'configured' : 'development' }
+  return { ...e, publicUrl, dataDir, sanctionsSources, authMode: anyAuth ? 'configured' : 'development' }
 }

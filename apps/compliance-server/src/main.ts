@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util'
 import type { SigningKey as SigningKeyType } from './records/chain.js'
 import { ConfigError, loadConfig, parseDuration } from './config.js'
 
-const USAGE = `usage: compliance-server [serve|mint-token|verify-audit] [options]
+const USAGE = `usage: compliance-server [serve|mint-token|verify-audit|fetch-lists|list-info] [options]
   serve                         start the service (default); configured by the environment
   mint-token --sub S --scopes "a b" [--ttl 10m] [--client-id C] [--aud A]
                                 sign a token with AUTH_HS256_SECRET or AUTH_PRIVATE_KEY_FILE
@@ -11,7 +11,10 @@ const USAGE = `usage: compliance-server [serve|mint-token|verify-audit] [options
                                 check the audit chain: an NDJSON file (old log or export), or without FILE the
                                 records store (DATABASE_URL, else the embedded engine in DATA_DIR)
   export-audit [--since DATE]   write the chain as NDJSON to stdout (with --since: from a checkpoint, verifiable alone)
-  purge-records --before DATE   delete records older than DATE (refused inside RETENTION_YEARS); audited`
+  purge-records --before DATE   delete records older than DATE (refused inside RETENTION_YEARS); audited
+  fetch-lists --out DIR         download the configured sanctions lists (SANCTIONS_SOURCES or
+                                SANCTIONS_DATA_DIR) into DIR for an air-gapped deployment
+  list-info FILE                print what a list file (or OFAC CSV folder) is and its publication date`
 
 async function serveCommand (): Promise<void> {
   const config = loadConfig()
@@ -117,6 +120,24 @@ async function purgeCommand (args: string[]): Promise<void> {
   }
 }
 
+async function fetchListsCommand (args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { out: { type: 'string' } }, strict: true })
+  if (values.out === undefined) throw new ConfigError('fetch-lists needs --out DIR')
+  const config = loadConfig()
+  const { sourcesOfDir } = await import('./lists/sources.js')
+  const { fetchLists } = await import('./lists/cli.js')
+  const { lines, failed } = await fetchLists(config.sanctionsSources ?? await sourcesOfDir(config.SANCTIONS_DATA_DIR), values.out)
+  process.stdout.write(`${lines.join('\n')}\n`)
+  if (failed > 0) process.exitCode = 2
+}
+
+async function listInfoCommand (args: string[]): Promise<void> {
+  const file = args[0]
+  if (file === undefined) throw new ConfigError('list-info needs a FILE')
+  const { listInfo } = await import('./lists/cli.js')
+  process.stdout.write(`${await listInfo(file)}\n`)
+}
+
 async function main (argv: string[]): Promise<void> {
   const [command = 'serve', ...rest] = argv
   switch (command) {
@@ -125,6 +146,8 @@ async function main (argv: string[]): Promise<void> {
     case 'verify-audit': return await verifyCommand(rest)
     case 'export-audit': return await exportCommand(rest)
     case 'purge-records': return await purgeCommand(rest)
+    case 'fetch-lists': return await fetchListsCommand(rest)
+    case 'list-info': return await listInfoCommand(rest)
     case '-h':
     case '--help':
       process.stdout.write(`${USAGE}\n`)

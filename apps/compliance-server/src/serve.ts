@@ -3,12 +3,12 @@ import { McpRegistry, type McpCaller } from '@mcp-fastify/fastify-mcp'
 import { ALL_SCOPES, setupAuth } from './auth.js'
 import { buildApp, SERVER_INFO } from './app.js'
 import type { Config } from './config.js'
-import { createServices } from './services.js'
+import { createServices, stderrLogger } from './services.js'
 import { registerTools } from './tools/index.js'
 
 /** Starts the service on HTTP (default) or stdio, and shuts it down cleanly on SIGTERM/SIGINT. */
 export async function serve (config: Config): Promise<void> {
-  const services = await createServices(config)
+  const services = await createServices(config, { logger: stderrLogger(config.LOG_LEVEL) })
   if (config.TRANSPORT === 'stdio') {
     await serveStdio(config, services)
     return

@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events'
 import { join } from 'node:path'
 import { CountryRiskLists, sameCountry } from './domain/countries.js'
-import { loadDataDir } from './domain/loaders.js'
 import { ScreeningIndex } from './domain/matching.js'
-import { RecordsStore } from './records/store.js'
+import type { SanctionsEntry } from './domain/types.js'
+import { ListManager, sourcesOfDir, type VersionCoordinator } from './lists/index.js'
 import { DEFAULT_DATA_DIR, type Config } from './config.js'
+import { RecordsStore } from './records/store.js'
 import type { Services } from './tools/index.js'
 
 /** Opens the records store for a configuration (PostgreSQL with DATABASE_URL, else embedded in DATA_DIR). */
@@ -12,16 +13,55 @@ export async function openRecords (config: Pick<Config, 'DATABASE_URL' | 'dataDi
   return await RecordsStore.open({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir, signingKeyFile: config.AUDIT_SIGNING_KEY_FILE, retentionYears: config.RETENTION_YEARS })
 }
 
-/** Loads the lists, builds the index and opens the records store. */
-export async function createServices (config: Pick<Config, 'SANCTIONS_DATA_DIR' | 'DATABASE_URL' | 'dataDir' | 'AUDIT_SIGNING_KEY_FILE' | 'RETENTION_YEARS'>): Promise<Services & { sourcesChanged: () => void }> {
-  const { entries, datasets } = await loadDataDir(config.SANCTIONS_DATA_DIR)
+export type ServingIndex = ScreeningIndex & { recordCount: () => number }
+
+/** The one place a screening index is made from entries: the list refresh builds each new version with it. */
+export function buildScreeningIndex (entries: SanctionsEntry[]): ServingIndex {
   const index = new ScreeningIndex(entries, { countryMatches: sameCountry })
-  const screening = Object.assign(index, { recordCount: () => index.size })
+  return Object.assign(index, { recordCount: () => index.size })
+}
+
+type ListsConfig = Pick<Config, 'SANCTIONS_DATA_DIR' | 'DATABASE_URL' | 'dataDir' | 'AUDIT_SIGNING_KEY_FILE' | 'RETENTION_YEARS'> & Partial<Pick<Config, 'sanctionsSources' | 'SANCTIONS_REFRESH_INTERVAL' | 'SANCTIONS_MAX_AGE' | 'SANCTIONS_MIN_RATIO' | 'REDIS_URL'>>
+
+interface Logger { info: (o: object, m: string) => void, warn: (o: object, m: string) => void, error: (o: object, m: string) => void }
+
+const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: 100 } as const
+
+/** JSON lines on stderr, in the shape of Fastify's logger, for list events that happen outside a request. */
+export function stderrLogger (level: keyof typeof LEVELS = 'info'): Logger {
+  const at = (lvl: 'info' | 'warn' | 'error') => (o: object, msg: string): void => {
+    if (LEVELS[lvl] >= LEVELS[level]) process.stderr.write(`${JSON.stringify({ level: LEVELS[lvl], time: Date.now(), component: 'lists', ...o, msg })}\n`)
+  }
+  return { info: at('info'), warn: at('warn'), error: at('error') }
+}
+
+/** Loads the lists (and keeps them refreshed), builds the index and opens the records store. */
+export async function createServices (config: ListsConfig, o: { logger?: Logger, coordinator?: VersionCoordinator, now?: () => number } = {}): Promise<Services & { sourcesChanged: () => void }> {
+  const sources = config.sanctionsSources ?? await sourcesOfDir(config.SANCTIONS_DATA_DIR)
+  let coordinator = o.coordinator
+  if (coordinator === undefined && config.REDIS_URL !== undefined) {
+    const { createRedisCoordinator } = await import('./lists/redis.js')
+    coordinator = createRedisCoordinator(config.REDIS_URL)
+  }
+  const lists = new ListManager<ServingIndex>({
+    sources,
+    buildIndex: buildScreeningIndex,
+    refreshIntervalMs: config.SANCTIONS_REFRESH_INTERVAL ?? 3_600_000,
+    maxAgeMs: config.SANCTIONS_MAX_AGE ?? 48 * 3_600_000,
+    minRatio: config.SANCTIONS_MIN_RATIO ?? 0.8,
+    ...(o.logger === undefined ? {} : { logger: o.logger }),
+    ...(coordinator === undefined ? {} : { coordinator }),
+    ...(o.now === undefined ? {} : { now: o.now })
+  })
+  await lists.start()
   const changes = new EventEmitter()
+  lists.onListChange(() => { changes.emit('sources') })
   const riskFile = config.SANCTIONS_DATA_DIR === DEFAULT_DATA_DIR ? join(DEFAULT_DATA_DIR, 'country-risk.json') : await pickRiskFile(config.SANCTIONS_DATA_DIR)
   return {
-    screening,
-    datasets,
+    // Getters keep `screening` and `datasets` on the serving version for code that reads them directly.
+    get screening () { return lists.current().index },
+    get datasets () { return lists.current().datasets },
+    lists,
     risk: await CountryRiskLists.load(riskFile),
     records: await openRecords(config),
     onSourcesChanged: (listener) => {

@@ -20,8 +20,12 @@ const top = (name: string, extra: Record<string, string> = {}): string | undefin
 
 t.test('loaders read the official formats', async (t) => {
   t.same(datasets.map((d) => [d.source, d.records]), [['OFAC-SDN', 68], ['UN', 12]])
-  t.ok(datasets.every((d) => /^[0-9a-f]{64}$/.test(d.sha256) && /^\d{4}-\d{2}-\d{2}$/.test(d.fileDate)))
-  t.equal(datasets.find((d) => d.source === 'UN')?.fileDate, '2026-02-27', 'UN date from dateGenerated')
+  t.ok(datasets.every((d) => /^[0-9a-f]{64}$/.test(d.sha256)))
+  t.equal(datasets.find((d) => d.source === 'UN')?.publishedAt, '2026-02-27', 'UN date from dateGenerated')
+  t.equal(datasets.find((d) => d.source === 'UN')?.fileDate, '2026-02-27', 'fileDate = publishedAt when known')
+  const ofac = datasets.find((d) => d.source === 'OFAC-SDN')
+  t.equal(ofac?.publishedAt, null, 'the legacy CSV carries no date: never a file time')
+  t.notOk('fileDate' in (ofac ?? {}), 'fileDate absent when the date is unknown')
   const putin = index.getEntry('OFAC-SDN', '35096')
   t.equal(putin?.type, 'individual')
   t.same(putin?.birthDates, ['1952-10-07'])
@@ -43,7 +47,7 @@ t.test('a folder without lists, and a malformed file, are clear errors', async (
   await t.rejects(loadDataDir(empty), /no sanctions list/)
   const bad = await mkdtemp(join(tmpdir(), 'cs-'))
   await writeFile(join(bad, 'sdn.csv'), '"x","no id"\r\n')
-  await t.rejects(loadOfac(bad), /sdn\.csv line 1/)
+  await t.rejects(loadOfac(bad), /sdn\.csv: expected the OFAC legacy CSV set/)
 })
 
 t.test('golden hits: spelling variants, word order, legal forms, diacritics, identifiers', async (t) => {

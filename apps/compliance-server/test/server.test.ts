@@ -171,7 +171,10 @@ t.test('health and readiness', async (t) => {
   const { url } = await start(t)
   const base = url.replace(/\/mcp$/, '')
   t.same(await (await fetch(`${base}/health`)).json(), { status: 'ok' })
-  t.same(await (await fetch(`${base}/ready`)).json(), { status: 'ready', checks: { sanctionsLists: true, auditLog: true, records: true, redis: null } })
+  const ready = await (await fetch(`${base}/ready`)).json() as { status: string, checks: unknown, sources: Array<{ id: string, kind: string, stale: boolean }> }
+  t.equal(ready.status, 'ready')
+  t.same(ready.checks, { sanctionsLists: true, listsFresh: true, auditLog: true, records: true, redis: null })
+  t.same(ready.sources.map((x) => [x.id, x.kind, x.stale]), [['ofac-sample', 'path', false], ['un-sample/consolidated.sample.xml', 'path', false]])
   const prm = await (await fetch(`${base}/.well-known/oauth-protected-resource/mcp`)).json() as { scopes_supported: string[], resource: string }
   t.same(prm.scopes_supported, [...ALL_SCOPES].sort())
   t.equal(prm.resource, 'http://127.0.0.1/mcp')

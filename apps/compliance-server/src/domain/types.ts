@@ -21,10 +21,18 @@ export interface SanctionsEntry {
 
 /** A loaded list file, named in every answer so that nobody mistakes old data for today's. */
 export interface DatasetInfo {
+  /** The configured source (`SANCTIONS_SOURCES` id) this dataset was read from. */
+  sourceId: string
   source: string
+  /** The format it was read as (`ofac-csv`, `un-xml`, …). */
+  format: string
   file: string
-  /** The date the list was generated or the file was last modified (YYYY-MM-DD). */
-  fileDate: string
+  /** The publication date the list itself states (YYYY-MM-DD), or `null` where its format carries none. Never a file time. */
+  publishedAt: string | null
+  /** Kept for compatibility: `publishedAt` when known, absent otherwise. */
+  fileDate?: string
+  /** When this version was fetched or read. */
+  fetchedAt: string
   sha256: string
   records: number
   /** What the file is, when it is not simply the official list (e.g. a sample). */

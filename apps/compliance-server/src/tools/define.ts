@@ -8,11 +8,14 @@ import { RecordsError } from '../records/types.js'
 import type { CountryRiskLists } from '../domain/countries.js'
 import type { ScreeningIndex } from '../domain/matching.js'
 import type { DatasetInfo } from '../domain/types.js'
+import type { ListManager } from '../lists/index.js'
 
 /** What the tools work with; built once at start-up (see `services.ts`). */
 export interface Services {
   screening: ScreeningIndex & { recordCount: () => number }
   datasets: DatasetInfo[]
+  /** The refreshing lists: take `lists.current()` once per call so that a call never mixes versions. */
+  lists: ListManager<ScreeningIndex & { recordCount: () => number }>
   risk: CountryRiskLists
   /** Alerts, decisions, notes and the audit chain (PostgreSQL or the embedded engine). */
   records: RecordsStore
@@ -32,7 +35,32 @@ export const AuditSchema = z.object({
 })
 export type Audit = z.infer<typeof AuditSchema>
 
-export const DatasetSchema = z.object({ source: z.string(), file: z.string(), fileDate: z.string(), sha256: z.string(), records: z.number(), note: z.string().optional() })
+export const DatasetSchema = z.object({
+  sourceId: z.string(),
+  source: z.string(),
+  format: z.string(),
+  file: z.string(),
+  publishedAt: z.string().nullable(),
+  fileDate: z.string().optional(),
+  fetchedAt: z.string(),
+  sha256: z.string(),
+  records: z.number(),
+  note: z.string().optional()
+})
+/** Set on every screening answer while a list is past `SANCTIONS_MAX_AGE`. */
+export const WarningSchema = z.object({ code: z.literal('stale'), sourceId: z.string(), ageSeconds: z.number(), message: z.string() })
+
+/** The version a call works on, and the stale warnings that go with it. */
+export function listsNow (s: Services): { version: ReturnType<Services['lists']['current']>, warnings: Array<z.infer<typeof WarningSchema>> } {
+  const version = s.lists.current()
+  const warnings = s.lists.staleSources().map((x) => ({
+    code: 'stale' as const,
+    sourceId: x.id,
+    ageSeconds: x.ageSeconds,
+    message: `list ${x.id} was last checked successfully ${Math.round(x.ageSeconds / 3600)} h ago (beyond SANCTIONS_MAX_AGE): designations since then are missing`
+  }))
+  return { version, warnings }
+}
 export const EntryTypeSchema = z.enum(['individual', 'entity', 'vessel', 'aircraft'])
 export const DateSchema = z.string().regex(/^\d{4}(-\d{2}-\d{2})?$/, 'a date as YYYY-MM-DD or a year YYYY')
 

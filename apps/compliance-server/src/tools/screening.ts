@@ -2,7 +2,7 @@ import { z } from 'zod'
 import { McpToolError } from '@mcp-fastify/fastify-mcp'
 import { ALGORITHM, DEFAULT_THRESHOLD } from '../domain/matching.js'
 import type { DatasetInfo } from '../domain/types.js'
-import { DatasetSchema, DateSchema, EntryTypeSchema, type Define, type Services } from './define.js'
+import { DatasetSchema, DateSchema, EntryTypeSchema, listsNow, WarningSchema, type Define, type Services } from './define.js'
 
 export const HitSchema = z.object({
   source: z.string(),
@@ -40,20 +40,24 @@ export function registerScreeningTools (define: Define, s: Services): void {
       hits: z.array(HitSchema),
       algorithm: z.object({ name: z.string(), version: z.string(), threshold: z.number() }),
       datasets: z.array(DatasetSchema),
-      alertId: z.string().optional().describe('The alert opened for this answer when it has at least one hit')
+      alertId: z.string().optional().describe('The alert opened for this answer when it has at least one hit'),
+      listVersion: z.string(),
+      warnings: z.array(WarningSchema)
     }),
     readOnly: false,
     run: async (a, _ctx, audit) => {
+      const { version, warnings } = listsNow(s)
       const threshold = a.threshold ?? DEFAULT_THRESHOLD
-      const hits = s.screening.screen({ name: a.name, type: a.type, birthDate: a.birthDate, country: a.country, threshold, limit: a.limit ?? 10 })
+      const hits = version.index.screen({ name: a.name, type: a.type, birthDate: a.birthDate, country: a.country, threshold, limit: a.limit ?? 10 })
       const query: { name: string, type?: string, birthDate?: string, country?: string } = { name: a.name }
       if (a.type !== undefined) query.type = a.type
       if (a.birthDate !== undefined) query.birthDate = a.birthDate
       if (a.country !== undefined) query.country = a.country
       const algorithm = { name: ALGORITHM.name, version: ALGORITHM.version, threshold }
-      if (hits.length === 0) return { query, hits, algorithm, datasets: s.datasets }
-      const alertId = await s.records.openAlert({ tool: 'screen_sanctions', requestId: audit.requestId, subject: query, query: { ...query, limit: a.limit ?? 10 }, hits, datasets: s.datasets, algorithm, caller: { subject: audit.caller.subject, clientId: audit.caller.clientId ?? null, issuer: audit.caller.issuer ?? null, scopes: audit.caller.scopes } })
-      return { query, hits, algorithm, datasets: s.datasets, alertId }
+      const answer = { query, hits, algorithm, datasets: version.datasets, listVersion: version.id, warnings }
+      if (hits.length === 0) return answer
+      const alertId = await s.records.openAlert({ tool: 'screen_sanctions', requestId: audit.requestId, subject: query, query: { ...query, limit: a.limit ?? 10 }, hits, datasets: version.datasets, algorithm: { ...algorithm, listVersion: version.id }, caller: { subject: audit.caller.subject, clientId: audit.caller.clientId ?? null, issuer: audit.caller.issuer ?? null, scopes: audit.caller.scopes } })
+      return { ...answer, alertId }
     },
     effects: (o) => (o.alertId === undefined ? {} : { alertId: o.alertId, alertState: 'open' }),
     summary: (o) => o.hits.length === 0
@@ -64,10 +68,10 @@ export function registerScreeningTools (define: Define, s: Services): void {
   define({
     name: 'get_sanctions_entry',
     title: 'Read a sanctions list entry',
-    description: 'Returns the complete entry of a sanctions list by its source (OFAC-SDN or UN) and the list\'s own id (OFAC ent_num, UN reference number): ' +
+    description: 'Returns the complete entry of a sanctions list by its source (OFAC-SDN, OFAC-CONS, UN, EU or UK) and the list\'s own id (OFAC ent_num, UN reference number): ' +
       'names and aliases, type, programs, countries, dates of birth, identifiers and remarks.',
     scope: 'sanctions:read',
-    input: z.object({ source: z.enum(['OFAC-SDN', 'UN']), id: z.string().min(1).max(40) }),
+    input: z.object({ source: z.enum(['OFAC-SDN', 'OFAC-CONS', 'UN', 'EU', 'UK']), id: z.string().min(1).max(40) }),
     output: z.object({
       entry: z.object({
         source: z.string(),
@@ -85,9 +89,10 @@ export function registerScreeningTools (define: Define, s: Services): void {
     }),
     readOnly: true,
     run: (a) => {
-      const entry = s.screening.getEntry(a.source, a.id)
+      const { version } = listsNow(s)
+      const entry = version.index.getEntry(a.source, a.id)
       if (entry === undefined) throw new McpToolError(`no ${a.source} entry with id "${a.id}" in the loaded lists`)
-      return { entry, dataset: s.datasets.find((d) => d.source === a.source) as DatasetInfo }
+      return { entry, dataset: version.datasets.find((d) => d.source === a.source) as DatasetInfo }
     },
     summary: (o) => `${o.entry.source} ${o.entry.id}: ${o.entry.name} (${o.entry.type}; ${o.entry.programs.join(', ')}).`
   })
@@ -95,16 +100,23 @@ export function registerScreeningTools (define: Define, s: Services): void {
   define({
     name: 'list_sources',
     title: 'List the loaded sanctions lists and risk lists',
-    description: 'Names every loaded list with its file date, SHA-256 and record count, the matching algorithm and its default threshold, and the dates of the FATF and EU country lists.',
+    description: 'Names every loaded list with its source id, format, publication date (publishedAt, null when the format carries none), fetch time, SHA-256 and record count; ' +
+      'the state of each configured source (age since its last successful check, last error, stale); the list version; the matching algorithm and its default threshold; and the dates of the FATF and EU country lists.',
     scope: 'sanctions:read',
     input: z.object({}),
     output: z.object({
       datasets: z.array(DatasetSchema),
+      listVersion: z.string(),
+      sources: z.array(z.object({ id: z.string(), kind: z.enum(['url', 'path']), ageSeconds: z.number(), lastSuccessAt: z.string().nullable(), lastCheckAt: z.string().nullable(), lastError: z.string().nullable(), stale: z.boolean(), records: z.number() })),
+      warnings: z.array(WarningSchema),
       algorithm: z.object({ name: z.string(), version: z.string(), description: z.string(), defaultThreshold: z.number() }),
       countryLists: z.object({ fatf: z.string(), eu: z.string() })
     }),
     readOnly: true,
-    run: () => ({ datasets: s.datasets, algorithm: { ...ALGORITHM, defaultThreshold: DEFAULT_THRESHOLD }, countryLists: s.risk.asOf }),
-    summary: (o) => `${o.datasets.map((d) => `${d.source} (${d.records} records, ${d.fileDate})`).join('; ')}.`
+    run: () => {
+      const { version, warnings } = listsNow(s)
+      return { datasets: version.datasets, listVersion: version.id, sources: s.lists.status(), warnings, algorithm: { ...ALGORITHM, defaultThreshold: DEFAULT_THRESHOLD }, countryLists: s.risk.asOf }
+    },
+    summary: (o) => `${o.datasets.map((d) => `${d.sourceId}: ${d.source} (${d.records} records, published ${d.publishedAt ?? 'date not stated'})`).join('; ')}.`
   })
 }

@@ -1,0 +1,60 @@
+import t from 'tap'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DEFAULT_DATA_DIR } from '../src/config.js'
+import { DEFAULT_THRESHOLD, type ScreeningHit } from '../src/domain/matching.js'
+import type { SanctionsEntry } from '../src/domain/types.js'
+import { diffEntries, ListManager, MemoryWatchlist, startRescreening, type NewHit } from '../src/lists/index.js'
+import { buildScreeningIndex } from '../src/services.js'
+
+const entry = (id: string, name: string): SanctionsEntry => ({ source: 'UN', id, name, type: 'individual', programs: [], countries: [], birthDates: [], aliases: [], identifiers: [] })
+
+t.test('the delta between two versions, entries identified by source and id', async (t) => {
+  const a = [entry('1', 'A'), entry('2', 'B'), entry('3', 'C'), { ...entry('4', 'D'), source: 'EU' }]
+  const b = [entry('1', 'A'), entry('2', 'B2'), { ...entry('4', 'D'), source: 'UK' }, entry('5', 'E')]
+  const d = diffEntries(a, b)
+  t.same(d.added.map((e) => `${e.source}:${e.id}`), ['UK:4', 'UN:5'])
+  t.same(d.changed.map((e) => e.name), ['B2'])
+  t.same(d.changedBefore.map((e) => e.name), ['B'])
+  t.same(d.removed.map((e) => `${e.source}:${e.id}`), ['UN:3', 'EU:4'])
+  t.same(diffEntries(a, a), { added: [], changed: [], changedBefore: [], removed: [] })
+})
+
+t.test('a new list version re-screens the watchlist against the delta only and raises exactly the new hits', async (t) => {
+  const un = await readFile(join(DEFAULT_DATA_DIR, 'un-sample', 'consolidated.sample.xml'), 'utf8')
+  const dir = await mkdtemp(join(tmpdir(), 'rescreen-'))
+  const path = join(dir, 'un.xml')
+  await writeFile(path, un)
+  const m = new ListManager({ sources: [{ id: 'un', format: 'auto', path }], buildIndex: buildScreeningIndex, refreshIntervalMs: 0 })
+  await m.start()
+  const watchlist = new MemoryWatchlist()
+  await watchlist.watch({ customerRef: 'c-added', name: 'Zebediah Quortleby' })
+  await watchlist.watch({ customerRef: 'c-changed', name: 'Marvin Estragon' })
+  await watchlist.watch({ customerRef: 'c-already', name: 'Jo Chol Song' })
+  await watchlist.watch({ customerRef: 'c-clean', name: 'Anna Schmidt' })
+  await watchlist.watch({ customerRef: 'c-gone', name: 'Someone Else' })
+  t.equal(await watchlist.unwatch('c-gone'), true)
+  t.equal(await watchlist.unwatch('c-gone'), false)
+  t.equal(m.current().index.screen({ name: 'Jo Chol Song' })[0]?.id, 'KPi.058', 'c-already hits KPi.058 before the change')
+  const alerts: Array<NewHit<ScreeningHit>> = []
+  const stop = startRescreening(m, watchlist, { buildIndex: buildScreeningIndex, threshold: DEFAULT_THRESHOLD, openAlert: async (h) => { alerts.push(h) } })
+  t.teardown(stop)
+
+  const next = un
+    .replace('<INDIVIDUALS>', '<INDIVIDUALS><INDIVIDUAL><DATAID>1</DATAID><FIRST_NAME>ZEBEDIAH</FIRST_NAME><SECOND_NAME>QUORTLEBY</SECOND_NAME><UN_LIST_TYPE>DPRK</UN_LIST_TYPE><REFERENCE_NUMBER>KPi.999</REFERENCE_NUMBER></INDIVIDUAL>')
+    .replace('<ALIAS_NAME>Cho Ch’o’l-so’ng</ALIAS_NAME>', '<ALIAS_NAME>Cho Ch’o’l-so’ng</ALIAS_NAME></INDIVIDUAL_ALIAS><INDIVIDUAL_ALIAS><QUALITY>Good</QUALITY><ALIAS_NAME>MARVIN ESTRAGON</ALIAS_NAME>')
+  t.not(next, un)
+  await writeFile(path, next)
+  const report = await m.refresh()
+  t.same(report.changed, ['un'])
+  t.same(alerts.map((a) => [a.subject.customerRef, a.hit.source, a.hit.id]).sort(), [['c-added', 'UN', 'KPi.999'], ['c-changed', 'UN', 'KPi.058']])
+  t.ok(alerts.every((a) => a.versionId === m.current().id && a.sourceId === 'un'), 'each names the list version that caused it')
+
+  // The same version again, or a change that brings nothing new for anyone: no alert.
+  await m.refresh()
+  await writeFile(path, next.replace('<FIRST_NAME>JO</FIRST_NAME>', '<FIRST_NAME>JO</FIRST_NAME><THIRD_NAME>X</THIRD_NAME>').replace('KPi.999', 'KPi.998'))
+  await m.refresh()
+  t.same(alerts.slice(2).map((a) => [a.subject.customerRef, a.hit.id]), [['c-added', 'KPi.998']], 'only the entry new by id is new')
+  await m.close()
+})
