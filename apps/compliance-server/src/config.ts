@@ -77,7 +77,8 @@ const EnvSchema = z.object({
   SSE_MAX_BUFFERED_BYTES: positiveInt.default(1024 * 1024),
   SANCTIONS_DATA_DIR: z.string().min(1).default(DEFAULT_DATA_DIR),
   SANCTIONS_SOURCES: z.string().min(1).optional(),
-  SANCTIONS_REFRESH_INTERVAL: duration.default(3_600_000),
+  // 0 turns the timer off (lists are then read once, at start).
+  SANCTIONS_REFRESH_INTERVAL: z.union([z.literal('0').transform(() => 0), duration]).default(3_600_000),
   SANCTIONS_MAX_AGE: duration.default(48 * 3_600_000),
   SANCTIONS_MIN_RATIO: z.coerce.number().min(0).max(1).default(0.8),
   AUDIT_LOG_FILE: z.string().min(1).default('compliance-audit.ndjson'),
