@@ -24,6 +24,8 @@ export interface BuildOptions {
   auth: AuthOptions
   services: Services
   logger?: boolean
+  /** The built-in authorization server's routes (AUTH_MODE=builtin). */
+  oauth?: { register: (app: FastifyInstance) => Promise<void> }
 }
 
 /** The HTTP service: MCP endpoint, health and readiness probes, Redis when configured. */
@@ -60,6 +62,7 @@ export async function buildApp (o: BuildOptions): Promise<FastifyInstance> {
     ...(config.MCP_REQUEST_STATE_SECRET === undefined ? {} : { modern: { requestStateSecret: config.MCP_REQUEST_STATE_SECRET } })
   })
   registerTools(app.mcp.registry, o.services)
+  if (o.oauth !== undefined) await o.oauth.register(app)
 
   if (redis !== null) {
     const backend = redis

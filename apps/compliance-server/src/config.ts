@@ -1,3 +1,5 @@
+import { homedir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 
@@ -45,15 +47,36 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TRANSPORT: z.enum(['http', 'stdio']).default('http'),
   MCP_STDIO_SUBJECT: z.string().min(1).optional(),
-  MCP_STDIO_SCOPES: z.string().optional()
+  MCP_STDIO_SCOPES: z.string().optional(),
+  DATA_DIR: z.string().min(1).optional(),
+  XDG_DATA_HOME: z.string().min(1).optional(),
+  AUTH_MODE: z.enum(['builtin', 'external', 'dev']).optional(),
+  AUTH_REGISTRATION: z.enum(['open', 'token', 'off']).optional(),
+  AUTH_REGISTRATION_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+  AUTH_CLIENTS_FILE: z.string().min(1).optional(),
+  AUTH_USERS_FILE: z.string().min(1).optional(),
+  AUTH_DEV_PASSWORD: z.string().min(1).optional(),
+  AUTH_ACCESS_TOKEN_TTL: duration.default(10 * 60_000),
+  AUTH_INTROSPECTION: z.enum(['on', 'off']).default('off'),
+  AUTH_UPSTREAM_ISSUER: url.optional(),
+  AUTH_UPSTREAM_CLIENT_ID: z.string().min(1).optional(),
+  AUTH_UPSTREAM_CLIENT_SECRET: z.string().min(1).optional(),
+  AUTH_UPSTREAM_SCOPE_MAP: z.string().min(1).optional()
 })
 
 export type Env = z.infer<typeof EnvSchema>
 
 export interface Config extends Env {
   publicUrl: string
-  /** `configured`: AUTH_* given; `development`: an ephemeral key pair is made at start. */
-  authMode: 'configured' | 'development'
+  /**
+   * `external`: tokens from AUTH_ISSUER; `builtin`: the service's own authorization server under
+   * /oauth; `dev`: an ephemeral key pair and a banner token (never in production).
+   */
+  authMode: 'builtin' | 'external' | 'dev'
+  /** Where the built-in authorization server keeps its signing keys and users file. */
+  dataDir: string
+  /** `open`, `token` or `off` (built-in mode). */
+  registration: 'open' | 'token' | 'off'
 }
 
 /** A configuration error that names the variable; the CLI prints it as one line and exits 1. */
@@ -78,10 +101,21 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const anyAuth = keySources > 0 || e.AUTH_ISSUER !== undefined
   if (anyAuth && e.AUTH_ISSUER === undefined) throw new ConfigError('invalid AUTH_ISSUER: required when a key source is set')
   if (anyAuth && keySources === 0) throw new ConfigError('invalid AUTH_JWKS_URL: one of AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE, AUTH_HS256_SECRET is required with AUTH_ISSUER')
-  if (!anyAuth && e.NODE_ENV === 'production' && e.TRANSPORT === 'http') {
-    throw new ConfigError('invalid AUTH_ISSUER: NODE_ENV=production requires authentication (AUTH_ISSUER and one of AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE, AUTH_HS256_SECRET)')
+  const development = e.NODE_ENV === undefined || e.NODE_ENV === 'development' || e.NODE_ENV === 'test'
+  const authMode = e.AUTH_MODE ?? (anyAuth ? 'external' : development ? 'builtin' : null)
+  if (authMode === null && e.TRANSPORT === 'http') {
+    throw new ConfigError('invalid AUTH_MODE: NODE_ENV=production requires authentication: AUTH_MODE=builtin, or AUTH_ISSUER and one of AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE, AUTH_HS256_SECRET')
   }
+  if (authMode === 'external' && !anyAuth) throw new ConfigError('invalid AUTH_ISSUER: AUTH_MODE=external needs AUTH_ISSUER and one of AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE, AUTH_HS256_SECRET')
+  if (authMode === 'dev' && !development) throw new ConfigError('invalid AUTH_MODE: dev is refused when NODE_ENV is production')
+  const registration = e.AUTH_REGISTRATION ?? (development ? 'open' : 'token')
+  if (authMode === 'builtin' && registration === 'token' && e.AUTH_REGISTRATION_TOKEN === undefined) {
+    throw new ConfigError('invalid AUTH_REGISTRATION_TOKEN: required when AUTH_REGISTRATION=token (the default in production); or set AUTH_REGISTRATION=off')
+  }
+  const upstream = [e.AUTH_UPSTREAM_ISSUER, e.AUTH_UPSTREAM_CLIENT_ID, e.AUTH_UPSTREAM_CLIENT_SECRET].filter((v) => v !== undefined).length
+  if (upstream !== 0 && upstream !== 3) throw new ConfigError('invalid AUTH_UPSTREAM_ISSUER: AUTH_UPSTREAM_ISSUER, AUTH_UPSTREAM_CLIENT_ID and AUTH_UPSTREAM_CLIENT_SECRET go together')
   const host = e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST
   const publicUrl = e.MCP_PUBLIC_URL ?? `http://${host}:${e.PORT}/mcp`
-  return { ...e, publicUrl, authMode: anyAuth ? 'configured' : 'development' }
+  const dataDir = e.DATA_DIR ?? join(e.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'compliance-server')
+  return { ...e, publicUrl, authMode: authMode ?? 'external', dataDir, registration }
 }
