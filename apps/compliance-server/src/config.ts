@@ -87,6 +87,11 @@ export class ConfigError extends Error {
   }
 }
 
+/** DATA_DIR, or `$XDG_DATA_HOME/compliance-server` (`~/.local/share/compliance-server`): never the repository. */
+export function dataDirOf (env: { DATA_DIR?: string | undefined, XDG_DATA_HOME?: string | undefined }): string {
+  return env.DATA_DIR ?? join(env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'compliance-server')
+}
+
 /** Reads and validates the environment. Throws {@link ConfigError} naming the first bad variable. */
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = EnvSchema.safeParse(env)
@@ -116,6 +121,6 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (upstream !== 0 && upstream !== 3) throw new ConfigError('invalid AUTH_UPSTREAM_ISSUER: AUTH_UPSTREAM_ISSUER, AUTH_UPSTREAM_CLIENT_ID and AUTH_UPSTREAM_CLIENT_SECRET go together')
   const host = e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST
   const publicUrl = e.MCP_PUBLIC_URL ?? `http://${host}:${e.PORT}/mcp`
-  const dataDir = e.DATA_DIR ?? join(e.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'compliance-server')
+  const dataDir = dataDirOf(e)
   return { ...e, publicUrl, authMode: authMode ?? 'external', dataDir, registration }
 }

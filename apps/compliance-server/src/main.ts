@@ -2,11 +2,14 @@
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from './config.js'
 
-const USAGE = `usage: compliance-server [serve|mint-token|verify-audit] [options]
+const USAGE = `usage: compliance-server [serve|mint-token|verify-audit|add-user] [options]
   serve                         start the service (default); configured by the environment
   mint-token --sub S --scopes "a b" [--ttl 10m] [--client-id C] [--aud A]
                                 sign a token with AUTH_HS256_SECRET or AUTH_PRIVATE_KEY_FILE
-  verify-audit FILE             check the hash chain of an audit log`
+  verify-audit FILE             check the hash chain of an audit log
+  add-user USERNAME --scopes "a b" [--users-file F]
+                                add or replace a user of the built-in authorization server;
+                                the password is the first line of standard input`
 
 async function serveCommand (): Promise<void> {
   const config = loadConfig()
@@ -46,12 +49,28 @@ async function verifyCommand (args: string[]): Promise<void> {
   }
 }
 
+async function addUserCommand (args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, options: { scopes: { type: 'string' }, 'users-file': { type: 'string' } }, allowPositionals: true, strict: true })
+  const username = positionals[0]
+  if (username === undefined || values.scopes === undefined) throw new ConfigError('add-user needs USERNAME and --scopes')
+  const { readFirstLine, addUser } = await import('./oauth/users.js')
+  const password = await readFirstLine(process.stdin)
+  if (password === '') throw new ConfigError('add-user reads the password from the first line of standard input; it was empty')
+  const { join } = await import('node:path')
+  const { dataDirOf } = await import('./config.js')
+  const file = values['users-file'] ?? process.env.AUTH_USERS_FILE ?? join(dataDirOf(process.env), 'users.json')
+  const scopes = values.scopes.split(/[\s,]+/).filter((s) => s !== '')
+  await addUser(file, username, password, scopes)
+  process.stdout.write(`added ${username} (${scopes.join(' ')}) to ${file}\n`)
+}
+
 async function main (argv: string[]): Promise<void> {
   const [command = 'serve', ...rest] = argv
   switch (command) {
     case 'serve': return await serveCommand()
     case 'mint-token': return await mintCommand(rest)
     case 'verify-audit': return await verifyCommand(rest)
+    case 'add-user': return await addUserCommand(rest)
     case '-h':
     case '--help':
       process.stdout.write(`${USAGE}\n`)

@@ -195,9 +195,12 @@ export async function registerOAuthRoutes (app: FastifyInstance, o: OAuthRoutesO
       const granted: string[] = []
       for (const [resource, scopes] of resources) {
         const allowed = scopes.filter((s) => held.has(s))
+        const withheld = scopes.filter((s) => !held.has(s))
         granted.push(...allowed)
         // An empty resource scope still records the resource, so the token names its audience.
         grant.addResourceScope(resource, allowed.join(' '))
+        // Rejected scopes count as encountered: the consent prompt does not come back for them.
+        if (withheld.length > 0) grant.rejectResourceScope(resource, withheld.join(' '))
       }
       const grantId = await grant.save()
       void o.audit({ event: 'consent', username: accountId, clientId, scopes: granted })

@@ -49,6 +49,16 @@ export async function addUser (file: string, username: string, password: string,
   await rename(tmp, file)
 }
 
+/** The first line of a stream, without its line ending; stops reading there. */
+export async function readFirstLine (input: NodeJS.ReadableStream): Promise<string> {
+  let text = ''
+  for await (const chunk of input) {
+    text += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8')
+    if (text.includes('\n')) break
+  }
+  return text.split('\n')[0]?.replace(/\r$/, '') ?? ''
+}
+
 /** Where users come from: the users file, plus the development user when there is one. */
 export class UserDirectory {
   readonly #file: string | null

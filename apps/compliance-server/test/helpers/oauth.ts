@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -99,4 +100,39 @@ export async function signIn (browser: Browser, authorizationUrl: string, origin
   const done = await browser.follow(new URL(consent.action, origin).href, { form: consent.fields }, redirectUri)
   if (!done.url.startsWith(redirectUri)) throw new Error(`sign-in did not come back to the client: ${done.res.status} ${(await done.res.text()).slice(0, 300)}`)
   return done.url
+}
+
+export const REDIRECT = 'http://127.0.0.1:9/callback'
+
+export function pkce (): { verifier: string, challenge: string } {
+  const verifier = randomBytes(32).toString('base64url')
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') }
+}
+
+export async function register (issuer: string, metadata: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<Response> {
+  return await fetch(`${issuer}/reg`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ client_name: 'test client', redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none', ...metadata })
+  })
+}
+
+export function authorizationUrl (issuer: string, clientId: string, o: { challenge?: string, resource?: string, scope?: string, redirectUri?: string, method?: string }): string {
+  const u = new URL(`${issuer}/auth`)
+  u.searchParams.set('response_type', 'code')
+  u.searchParams.set('client_id', clientId)
+  u.searchParams.set('redirect_uri', o.redirectUri ?? REDIRECT)
+  u.searchParams.set('state', 'st-1')
+  if (o.scope !== undefined) u.searchParams.set('scope', o.scope)
+  if (o.resource !== undefined) u.searchParams.set('resource', o.resource)
+  if (o.challenge !== undefined) {
+    u.searchParams.set('code_challenge', o.challenge)
+    u.searchParams.set('code_challenge_method', o.method ?? 'S256')
+  }
+  return u.href
+}
+
+export async function tokenRequest (issuer: string, params: Record<string, string>): Promise<{ status: number, body: Record<string, unknown> }> {
+  const res = await fetch(`${issuer}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(params) })
+  return { status: res.status, body: await res.json() as Record<string, unknown> }
 }
