@@ -1,12 +1,12 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { readFile } from 'node:fs/promises'
 import { decodeJwt } from 'jose'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js'
-import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2, UnauthorizedError as UnauthorizedErrorV2, type OAuthClientProvider as ProviderV2 } from '@modelcontextprotocol/client'
 import { Browser, DEV_PASSWORD, signIn, startBuiltin } from './helpers/oauth.js'
+import { TestProviderV2, v2Flow } from './helpers/sdk-v2.js'
 
 const REDIRECT = 'http://127.0.0.1:9/callback'
 
@@ -74,45 +74,6 @@ t.test('discovery: RFC 8414 and OpenID metadata; protected-resource metadata nam
     t.match(m, { issuer: s.issuer, registration_endpoint: `${s.issuer}/reg`, jwks_uri: `${s.issuer}/jwks`, revocation_endpoint: `${s.issuer}/token/revocation`, code_challenge_methods_supported: ['S256'] }, path)
   }
 })
-
-class TestProviderV2 implements ProviderV2 {
-  info: Awaited<ReturnType<ProviderV2['clientInformation']>>
-  saved: Awaited<ReturnType<ProviderV2['tokens']>>
-  verifier = ''
-  authorizationUrl: URL | null = null
-  constructor (readonly clientMetadataUrl?: string) {}
-  get redirectUrl (): string { return REDIRECT }
-  get clientMetadata (): ProviderV2['clientMetadata'] {
-    return { client_name: 'SDK v2 test client', redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' }
-  }
-
-  clientInformation (): Awaited<ReturnType<ProviderV2['clientInformation']>> { return this.info }
-  saveClientInformation (info: NonNullable<Awaited<ReturnType<ProviderV2['clientInformation']>>>): void { this.info = info }
-  tokens (): Awaited<ReturnType<ProviderV2['tokens']>> { return this.saved }
-  saveTokens (tokens: NonNullable<Awaited<ReturnType<ProviderV2['tokens']>>>): void { this.saved = tokens }
-  redirectToAuthorization (url: URL): void { this.authorizationUrl = url }
-  saveCodeVerifier (v: string): void { this.verifier = v }
-  codeVerifier (): string { return this.verifier }
-}
-
-/** The v2 client's whole flow; exported shape reused by the CIMD test. */
-export async function v2Flow (t: Test, s: Awaited<ReturnType<typeof startBuiltin>>, provider: TestProviderV2): Promise<void> {
-  const first = new ClientV2({ name: 'v2', version: '1' })
-  const err = await first.connect(new TransportV2(new URL(s.url), { authProvider: provider })).catch((e: unknown) => e)
-  t.ok(err instanceof UnauthorizedErrorV2, `the first connect needs the user (${String(err)})`)
-  const authUrl = provider.authorizationUrl as URL
-  t.equal(authUrl.searchParams.get('code_challenge_method'), 'S256')
-  const back = new URL(await signIn(new Browser(), authUrl.href, s.origin, REDIRECT, 'analyst', DEV_PASSWORD))
-  const transport = new TransportV2(new URL(s.url), { authProvider: provider })
-  t.equal(back.searchParams.get('iss'), s.issuer, 'RFC 9207 iss in the authorization response')
-  await transport.finishAuth(back.searchParams)
-  const client = new ClientV2({ name: 'v2', version: '1' })
-  await client.connect(transport)
-  t.equal((await client.listTools()).tools.length, 9)
-  const r = await client.callTool({ name: 'country_risk', arguments: { country: 'Burma' } })
-  t.match(r.structuredContent, { audit: { caller: { subject: 'analyst' } } })
-  await client.close()
-}
 
 t.test('SDK v2: the same flow from a 401, registering dynamically', async (t) => {
   const s = await startBuiltin(t)

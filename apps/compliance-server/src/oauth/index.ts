@@ -36,6 +36,8 @@ export interface BuiltinAuthOptions {
   /** The records store's state; a memory store when omitted (one process, nothing survives a restart). */
   store?: OidcStateStore
   onAuditError?: (err: unknown) => void
+  /** Replaces the fetch of Client ID Metadata Documents (tests). */
+  fetch?: typeof fetch
 }
 
 async function readClients (file: string | undefined): Promise<ClientMetadata[]> {
@@ -88,7 +90,8 @@ export async function setupBuiltinAuth (config: Config, o: BuiltinAuthOptions): 
     registrationToken: config.AUTH_REGISTRATION_TOKEN,
     clients,
     development,
-    audit
+    audit,
+    fetch: o.fetch
   })
   if (new URL(issuer).protocol === 'https:') provider.proxy = true
 

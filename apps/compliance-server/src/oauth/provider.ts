@@ -19,7 +19,16 @@ export interface ProviderOptions {
   /** Loopback targets for Client ID Metadata Documents (development and tests only). */
   development: boolean
   audit: AuditAuthEvent
+  /** How Client ID Metadata Documents are fetched (tests: a CA for a self-signed loopback server). */
+  fetch?: typeof fetch | undefined
 }
+
+/**
+ * Client ID Metadata Documents: oidc-provider's experimental implementation of
+ * draft-ietf-oauth-client-id-metadata-document, acknowledged at the draft it names ("draft-02");
+ * an oidc-provider upgrade that moves to another draft refuses to start until this is reviewed.
+ */
+export const CIMD_DRAFT_ACK = 'draft-02'
 
 /** Redirect URIs an MCP client may register: https anywhere, http only on a loopback host. */
 export function acceptableRedirectUri (uri: string): boolean {
@@ -65,8 +74,14 @@ export function createProvider (o: ProviderOptions): Provider {
         if (bad !== undefined) throw new errors.InvalidRedirectUri(`redirect_uris must be https, or http on a loopback host (${bad})`)
       }
     },
+    // oidc-provider fetches documents with a 2.5 s timeout, a 5 KiB limit and a dispatcher that
+    // refuses special-use addresses (private, loopback, link-local); development lifts only the last.
+    ...(o.fetch !== undefined
+      ? { fetch: o.fetch }
+      : o.development ? { fetch: async (url: string | URL | Request, init?: RequestInit & { dispatcher?: unknown }) => { if (init !== undefined) delete init.dispatcher; return await fetch(url, init) } } : {}),
     features: {
       devInteractions: { enabled: false },
+      clientIdMetadataDocument: { enabled: true, ack: CIMD_DRAFT_ACK, cacheDuration: { min: 30, max: 86400 } },
       revocation: { enabled: true },
       introspection: { enabled: true },
       registration: o.registration === 'off'

@@ -25,13 +25,13 @@ export async function freePort (): Promise<number> {
 
 export interface Started { app: FastifyInstance, url: string, origin: string, issuer: string, dir: string, auditFile: string, devToken: string | null }
 
-export async function startBuiltin (t: { teardown: (fn: () => unknown) => void }, env: Record<string, string> = {}): Promise<Started> {
+export async function startBuiltin (t: { teardown: (fn: () => unknown) => void }, env: Record<string, string> = {}, options: { fetch?: typeof fetch } = {}): Promise<Started> {
   const dir = await mkdtemp(join(tmpdir(), 'oauth-'))
   const port = await freePort()
   const auditFile = join(dir, 'audit.ndjson')
   const config = loadConfig({ HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dir, AUDIT_LOG_FILE: auditFile, LOG_LEVEL: 'silent', AUTH_DEV_PASSWORD: DEV_PASSWORD, ...env })
   const services = await createServices(config)
-  const builtin = await setupBuiltinAuth(config, { audit: services.audit })
+  const builtin = await setupBuiltinAuth(config, { audit: services.audit, ...options })
   const app = await buildApp({ config, auth: builtin.auth, services, logger: false, oauth: builtin })
   t.teardown(async () => { await app.close(); await services.audit.close().catch(() => {}) })
   await app.listen({ port, host: '127.0.0.1' })
