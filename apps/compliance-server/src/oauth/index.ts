@@ -9,6 +9,7 @@ import { ConfigError, type Config } from '../config.js'
 import { createAuthAuditor, type AuditAuthEvent, type AuditSink } from './audit.js'
 import { loadSigningKeys } from './keys.js'
 import { MemoryOidcStateStore } from './memory-state-store.js'
+import { parseScopeMap, Upstream } from './federation.js'
 import { createProvider } from './provider.js'
 import { registerOAuthRoutes } from './routes.js'
 import type { OidcStateStore } from './state-store.js'
@@ -78,11 +79,12 @@ export async function setupBuiltinAuth (config: Config, o: BuiltinAuthOptions): 
   if (config.AUTH_INTROSPECTION === 'on') {
     clients.push({ client_id: INTROSPECTION_CLIENT, client_secret: introspectionSecret, grant_types: [], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' })
   }
+  const store = o.store ?? new MemoryOidcStateStore()
   const provider = createProvider({
     issuer,
     resource,
     scopes: ALL_SCOPES,
-    store: o.store ?? new MemoryOidcStateStore(),
+    store,
     jwks,
     cookieKeys: jwks.keys.map((k) => derive(k, 'cookies')),
     accessTokenTtlSeconds: Math.max(1, Math.round(config.AUTH_ACCESS_TOKEN_TTL / 1000)),
@@ -94,6 +96,27 @@ export async function setupBuiltinAuth (config: Config, o: BuiltinAuthOptions): 
     fetch: o.fetch
   })
   if (new URL(issuer).protocol === 'https:') provider.proxy = true
+  let upstream: Upstream | null = null
+  if (config.AUTH_UPSTREAM_ISSUER !== undefined) {
+    let scopeMap: Record<string, string[]>
+    try {
+      scopeMap = parseScopeMap(config.AUTH_UPSTREAM_SCOPE_MAP)
+    } catch {
+      throw new ConfigError('invalid AUTH_UPSTREAM_SCOPE_MAP: must be JSON such as {"compliance-analysts": ["sanctions:screen", "risk:read"]}')
+    }
+    const upstreamHost = new URL(config.AUTH_UPSTREAM_ISSUER).hostname
+    upstream = new Upstream({
+      issuer: config.AUTH_UPSTREAM_ISSUER,
+      clientId: config.AUTH_UPSTREAM_CLIENT_ID as string,
+      clientSecret: config.AUTH_UPSTREAM_CLIENT_SECRET as string,
+      scopeMap,
+      ownIssuer: issuer,
+      provider,
+      store,
+      audit,
+      allowHttp: development && ['127.0.0.1', 'localhost', '[::1]'].includes(upstreamHost)
+    })
+  }
 
   const base = {
     issuer,
@@ -126,9 +149,10 @@ export async function setupBuiltinAuth (config: Config, o: BuiltinAuthOptions): 
       await registerOAuthRoutes(app, {
         provider,
         users,
-        scopesOf: async (accountId) => (await users.find(accountId))?.scopes ?? null,
+        scopesOf: async (accountId) => (await upstream?.scopesOf(accountId)) ?? (await users.find(accountId))?.scopes ?? null,
         audit,
-        csrfSecret: derive(first, 'csrf')
+        csrfSecret: derive(first, 'csrf'),
+        upstream: upstream === null ? undefined : { start: async (request, reply, uid) => await (upstream as Upstream).start(request, reply, uid), register: (app) => { (upstream as Upstream).register(app) } }
       })
     }
   }

@@ -27,7 +27,7 @@ export interface Started { app: FastifyInstance, url: string, origin: string, is
 
 export async function startBuiltin (t: { teardown: (fn: () => unknown) => void }, env: Record<string, string> = {}, options: { fetch?: typeof fetch } = {}): Promise<Started> {
   const dir = await mkdtemp(join(tmpdir(), 'oauth-'))
-  const port = await freePort()
+  const port = env.PORT === undefined ? await freePort() : Number(env.PORT)
   const auditFile = join(dir, 'audit.ndjson')
   const config = loadConfig({ HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dir, AUDIT_LOG_FILE: auditFile, LOG_LEVEL: 'silent', AUTH_DEV_PASSWORD: DEV_PASSWORD, ...env })
   const services = await createServices(config)
@@ -41,11 +41,15 @@ export async function startBuiltin (t: { teardown: (fn: () => unknown) => void }
 
 /** A cookie-jar HTTP client that follows redirects by hand (like a browser without JavaScript). */
 export class Browser {
-  readonly cookies = new Map<string, string>()
+  /** Per host name (cookies ignore ports, as in a browser). */
+  readonly jars = new Map<string, Map<string, string>>()
 
   async request (url: string, init: { method?: string, form?: Record<string, string> } = {}): Promise<Response> {
+    const host = new URL(url).hostname
+    const jar = this.jars.get(host) ?? new Map<string, string>()
+    this.jars.set(host, jar)
     const headers: Record<string, string> = {}
-    if (this.cookies.size > 0) headers.cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ')
+    if (jar.size > 0) headers.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ')
     let body: string | undefined
     if (init.form !== undefined) {
       headers['content-type'] = 'application/x-www-form-urlencoded'
@@ -57,8 +61,8 @@ export class Browser {
       const i = (pair as string).indexOf('=')
       const name = (pair as string).slice(0, i).trim()
       const value = (pair as string).slice(i + 1).trim()
-      if (value === '' || /expires=Thu, 01 Jan 1970/i.test(c)) this.cookies.delete(name)
-      else this.cookies.set(name, value)
+      if (value === '' || /expires=Thu, 01 Jan 1970/i.test(c)) jar.delete(name)
+      else jar.set(name, value)
     }
     return res
   }
