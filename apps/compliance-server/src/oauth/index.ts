@@ -93,7 +93,8 @@ export async function setupBuiltinAuth (config: Config, o: BuiltinAuthOptions): 
     clients,
     development,
     audit,
-    fetch: o.fetch
+    fetch: o.fetch,
+    opaqueAccessTokens: config.AUTH_INTROSPECTION === 'on'
   })
   if (new URL(issuer).protocol === 'https:') provider.proxy = true
   let upstream: Upstream | null = null
@@ -128,7 +129,7 @@ export async function setupBuiltinAuth (config: Config, o: BuiltinAuthOptions): 
     }
   }
   const auth: AuthOptions = config.AUTH_INTROSPECTION === 'on'
-    ? { ...base, verifier: introspectionVerifier({ url: `${issuer}/token/introspection`, clientId: INTROSPECTION_CLIENT, clientSecret: introspectionSecret, audience: resource, cacheSeconds: 0 }) }
+    ? { ...base, cacheSize: 0, verifier: introspectionVerifier({ url: `${issuer}/token/introspection`, clientId: INTROSPECTION_CLIENT, clientSecret: introspectionSecret, audience: resource, cacheSeconds: 0 }) }
     : { ...base, jwks: { url: `${issuer}/jwks` } }
 
   let devToken: string | null = null

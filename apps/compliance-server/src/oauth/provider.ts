@@ -19,6 +19,11 @@ export interface ProviderOptions {
   /** Loopback targets for Client ID Metadata Documents (development and tests only). */
   development: boolean
   audit: AuditAuthEvent
+  /**
+   * Opaque access tokens, checked by the resource through RFC 7662 introspection (AUTH_INTROSPECTION=on):
+   * oidc-provider neither introspects nor revokes JWT access tokens, and a revoked opaque one is refused at once.
+   */
+  opaqueAccessTokens?: boolean
   /** How Client ID Metadata Documents are fetched (tests: a CA for a self-signed loopback server). */
   fetch?: typeof fetch | undefined
 }
@@ -46,8 +51,9 @@ export function createProvider (o: ProviderOptions): Provider {
     scope: o.scopes.join(' '),
     audience: o.resource,
     accessTokenTTL: o.accessTokenTtlSeconds,
-    accessTokenFormat: 'jwt' as const,
-    jwt: { sign: { alg: 'ES256' as const } }
+    ...(o.opaqueAccessTokens === true
+      ? { accessTokenFormat: 'opaque' as const }
+      : { accessTokenFormat: 'jwt' as const, jwt: { sign: { alg: 'ES256' as const } } })
   }
   const configuration: Configuration = {
     adapter: adapterFor(o.store),
