@@ -28,6 +28,8 @@ export interface BuildOptions {
   auth: AuthOptions
   services: Services
   logger?: boolean
+  /** The built-in authorization server's routes (AUTH_MODE=builtin). */
+  oauth?: { register: (app: FastifyInstance) => Promise<void> }
 }
 
 /** The HTTP service: MCP endpoint, health and readiness probes, Redis when configured. */
@@ -73,6 +75,7 @@ export async function buildApp (o: BuildOptions): Promise<FastifyInstance> {
   registerPrompts(app.mcp.registry, o.services)
   const stopAnnouncing = announceChanges(o.services, app.mcp, (err) => { app.log.warn({ err }, 'a resource update could not be announced') })
   app.addHook('onClose', async () => { stopAnnouncing() })
+  if (o.oauth !== undefined) await o.oauth.register(app)
 
   app.addHook('onClose', async () => { await o.services.lists.close() })
   if (redis !== null) {

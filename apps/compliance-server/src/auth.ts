@@ -41,7 +41,7 @@ function readKey (variable: string, file: string, kind: 'public' | 'private'): {
   }
 }
 
-/** Builds the plugin's auth options from the configuration, or a development key pair and token. */
+/** The plugin's auth options for AUTH_MODE=external, or a development key pair and token (AUTH_MODE=dev); builtin is in ./oauth. */
 export async function setupAuth (config: Config): Promise<AuthSetup> {
   const resourceMetadata = (issuer: string): AuthOptions['resourceMetadata'] => ({
     authorizationServers: config.AUTH_AUTHORIZATION_SERVERS ?? [issuer],
@@ -49,7 +49,7 @@ export async function setupAuth (config: Config): Promise<AuthSetup> {
     resourceDocumentation: 'https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization'
   })
   const audience = config.AUTH_AUDIENCE ?? config.publicUrl
-  if (config.authMode === 'configured') {
+  if (config.authMode === 'external') {
     const issuer = config.AUTH_ISSUER as string
     const base = { issuer, audience, resourceMetadata: resourceMetadata(issuer) }
     if (config.AUTH_JWKS_URL !== undefined) return { auth: { ...base, jwks: { url: config.AUTH_JWKS_URL } }, devToken: null }

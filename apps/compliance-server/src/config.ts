@@ -93,19 +93,36 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TRANSPORT: z.enum(['http', 'stdio']).default('http'),
   MCP_STDIO_SUBJECT: z.string().min(1).optional(),
-  MCP_STDIO_SCOPES: z.string().optional()
+  MCP_STDIO_SCOPES: z.string().optional(),
+  AUTH_MODE: z.enum(['builtin', 'external', 'dev']).optional(),
+  AUTH_REGISTRATION: z.enum(['open', 'token', 'off']).optional(),
+  AUTH_REGISTRATION_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+  AUTH_CLIENTS_FILE: z.string().min(1).optional(),
+  AUTH_USERS_FILE: z.string().min(1).optional(),
+  AUTH_DEV_PASSWORD: z.string().min(1).optional(),
+  AUTH_ACCESS_TOKEN_TTL: duration.default(10 * 60_000),
+  AUTH_INTROSPECTION: z.enum(['on', 'off']).default('off'),
+  AUTH_UPSTREAM_ISSUER: url.optional(),
+  AUTH_UPSTREAM_CLIENT_ID: z.string().min(1).optional(),
+  AUTH_UPSTREAM_CLIENT_SECRET: z.string().min(1).optional(),
+  AUTH_UPSTREAM_SCOPE_MAP: z.string().min(1).optional()
 })
 
 export type Env = z.infer<typeof EnvSchema>
 
 export interface Config extends Env {
   publicUrl: string
-  /** Where the embedded records engine and the generated signing key live (never the repository). */
+  /**
+   * `external`: tokens from AUTH_ISSUER; `builtin`: the service's own authorization server under
+   * /oauth; `dev`: an ephemeral key pair and a banner token (never in production).
+   */
+  authMode: 'builtin' | 'external' | 'dev'
+  /** Where the records engine, the signing keys and the users file live (never the repository). */
   dataDir: string
+  /** `open`, `token` or `off` (built-in mode). */
+  registration: 'open' | 'token' | 'off'
   /** `SANCTIONS_SOURCES` parsed, or `null`: the lists of `SANCTIONS_DATA_DIR`. */
   sanctionsSources: SourceConfig[] | null
-  /** `configured`: AUTH_* given; `development`: an ephemeral key pair is made at start. */
-  authMode: 'configured' | 'development'
 }
 
 /** A configuration error that names the variable; the CLI prints it as one line and exits 1. */
@@ -114,6 +131,11 @@ export class ConfigError extends Error {
     super(message)
     this.name = 'ConfigError'
   }
+}
+
+/** DATA_DIR, or `$XDG_DATA_HOME/compliance-server` (`~/.local/share/compliance-server`): never the repository. */
+export function dataDirOf (env: { DATA_DIR?: string | undefined, XDG_DATA_HOME?: string | undefined }): string {
+  return env.DATA_DIR ?? join(env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'compliance-server')
 }
 
 /** Reads and validates the environment. Throws {@link ConfigError} naming the first bad variable. */
@@ -130,9 +152,6 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const anyAuth = keySources > 0 || e.AUTH_ISSUER !== undefined
   if (anyAuth && e.AUTH_ISSUER === undefined) throw new ConfigError('invalid AUTH_ISSUER: required when a key source is set')
   if (anyAuth && keySources === 0) throw new ConfigError('invalid AUTH_JWKS_URL: one of AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE, AUTH_HS256_SECRET is required with AUTH_ISSUER')
-  if (!anyAuth && !isDevelopmentEnv(e.NODE_ENV) && e.TRANSPORT === 'http') {
-    throw new ConfigError(`invalid AUTH_ISSUER: NODE_ENV=${e.NODE_ENV ?? ''} requires authentication (AUTH_ISSUER and one of AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE, AUTH_HS256_SECRET); development mode is only for NODE_ENV unset, development or test`)
-  }
   let sanctionsSources: SourceConfig[] | null = null
   if (e.SANCTIONS_SOURCES !== undefined) {
     try {
@@ -141,8 +160,21 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       throw new ConfigError(`invalid SANCTIONS_SOURCES: ${(err as Error).message}`)
     }
   }
+  const development = isDevelopmentEnv(e.NODE_ENV)
+  const authMode = e.AUTH_MODE ?? (anyAuth ? 'external' : development ? 'builtin' : null)
+  if (authMode === null && e.TRANSPORT === 'http') {
+    throw new ConfigError(`invalid AUTH_MODE: NODE_ENV=${e.NODE_ENV ?? ''} requires authentication: AUTH_MODE=builtin, or AUTH_ISSUER and one of AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE, AUTH_HS256_SECRET; development mode is only for NODE_ENV unset, development or test`)
+  }
+  if (authMode === 'external' && !anyAuth) throw new ConfigError('invalid AUTH_ISSUER: AUTH_MODE=external needs AUTH_ISSUER and one of AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE, AUTH_HS256_SECRET')
+  if (authMode === 'dev' && !development) throw new ConfigError('invalid AUTH_MODE: dev is refused when NODE_ENV is production')
+  const registration = e.AUTH_REGISTRATION ?? (development ? 'open' : 'token')
+  if (authMode === 'builtin' && registration === 'token' && e.AUTH_REGISTRATION_TOKEN === undefined) {
+    throw new ConfigError('invalid AUTH_REGISTRATION_TOKEN: required when AUTH_REGISTRATION=token (the default in production); or set AUTH_REGISTRATION=off')
+  }
+  const upstream = [e.AUTH_UPSTREAM_ISSUER, e.AUTH_UPSTREAM_CLIENT_ID, e.AUTH_UPSTREAM_CLIENT_SECRET].filter((v) => v !== undefined).length
+  if (upstream !== 0 && upstream !== 3) throw new ConfigError('invalid AUTH_UPSTREAM_ISSUER: AUTH_UPSTREAM_ISSUER, AUTH_UPSTREAM_CLIENT_ID and AUTH_UPSTREAM_CLIENT_SECRET go together')
   const host = e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST
   const publicUrl = e.MCP_PUBLIC_URL ?? `http://${host}:${e.PORT}/mcp`
-  const dataDir = e.DATA_DIR ?? join(e.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'compliance-server')
-  return { ...e, publicUrl, dataDir, sanctionsSources, authMode: anyAuth ? 'configured' : 'development' }
+  const dataDir = dataDirOf(e)
+  return { ...e, publicUrl, authMode: authMode ?? 'external', dataDir, registration, sanctionsSources }
 }

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util'
 import type { SigningKey as SigningKeyType } from './records/chain.js'
 import { ConfigError, loadConfig, parseDuration } from './config.js'
 
-const USAGE = `usage: compliance-server [serve|mint-token|verify-audit|fetch-lists|list-info] [options]
+const USAGE = `usage: compliance-server [serve|mint-token|verify-audit|export-audit|purge-records|fetch-lists|list-info|add-user] [options]
   serve                         start the service (default); configured by the environment
   mint-token --sub S --scopes "a b" [--ttl 10m] [--client-id C] [--aud A]
                                 sign a token with AUTH_HS256_SECRET or AUTH_PRIVATE_KEY_FILE
@@ -14,7 +14,10 @@ const USAGE = `usage: compliance-server [serve|mint-token|verify-audit|fetch-lis
   purge-records --before DATE   delete records older than DATE (refused inside RETENTION_YEARS); audited
   fetch-lists --out DIR         download the configured sanctions lists (SANCTIONS_SOURCES or
                                 SANCTIONS_DATA_DIR) into DIR for an air-gapped deployment
-  list-info FILE                print what a list file (or OFAC CSV folder) is and its publication date`
+  list-info FILE                print what a list file (or OFAC CSV folder) is and its publication date
+  add-user USERNAME --scopes "a b" [--users-file F]
+                                add or replace a user of the built-in authorization server;
+                                the password is the first line of standard input`
 
 async function serveCommand (): Promise<void> {
   const config = loadConfig()
@@ -138,6 +141,21 @@ async function listInfoCommand (args: string[]): Promise<void> {
   process.stdout.write(`${await listInfo(file)}\n`)
 }
 
+async function addUserCommand (args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, options: { scopes: { type: 'string' }, 'users-file': { type: 'string' } }, allowPositionals: true, strict: true })
+  const username = positionals[0]
+  if (username === undefined || values.scopes === undefined) throw new ConfigError('add-user needs USERNAME and --scopes')
+  const { readFirstLine, addUser } = await import('./oauth/users.js')
+  const password = await readFirstLine(process.stdin)
+  if (password === '') throw new ConfigError('add-user reads the password from the first line of standard input; it was empty')
+  const { join } = await import('node:path')
+  const { dataDirOf } = await import('./config.js')
+  const file = values['users-file'] ?? process.env.AUTH_USERS_FILE ?? join(dataDirOf(process.env), 'users.json')
+  const scopes = values.scopes.split(/[\s,]+/).filter((s) => s !== '')
+  await addUser(file, username, password, scopes)
+  process.stdout.write(`added ${username} (${scopes.join(' ')}) to ${file}\n`)
+}
+
 async function main (argv: string[]): Promise<void> {
   const [command = 'serve', ...rest] = argv
   switch (command) {
@@ -148,6 +166,7 @@ async function main (argv: string[]): Promise<void> {
     case 'purge-records': return await purgeCommand(rest)
     case 'fetch-lists': return await fetchListsCommand(rest)
     case 'list-info': return await listInfoCommand(rest)
+    case 'add-user': return await addUserCommand(rest)
     case '-h':
     case '--help':
       process.stdout.write(`${USAGE}\n`)

@@ -1,3 +1,4 @@
+import { RecordsOidcStateStore } from './records/oidc-state.js'
 import { userInfo } from 'node:os'
 import { McpRegistry, type McpCaller } from '@mcp-fastify/fastify-mcp'
 import { ALL_SCOPES, setupAuth } from './auth.js'
@@ -13,10 +14,14 @@ export async function serve (config: Config): Promise<void> {
     await serveStdio(config, services)
     return
   }
-  const { auth, devToken } = await setupAuth(config)
-  const app = await buildApp({ config, auth, services })
+  const builtin = config.authMode === 'builtin'
+    ? await (await import('./oauth/index.js')).setupBuiltinAuth(config, { audit: services.records, store: new RecordsOidcStateStore(services.records.db), onAuditError: (err) => { process.stderr.write(`audit of an auth event failed: ${String(err)}\n`) } })
+    : null
+  const { auth, devToken } = builtin ?? await setupAuth(config)
+  const app = await buildApp({ config, auth, services, ...(builtin === null ? {} : { oauth: builtin }) })
   await app.listen({ host: config.HOST, port: config.PORT })
-  if (devToken !== null) printDevelopmentBanner(config, devToken)
+  if (builtin !== null && builtin.devToken !== null) printBuiltinBanner(config, builtin.issuer, builtin.devPassword as string, builtin.devToken)
+  else if (devToken !== null) printDevelopmentBanner(config, devToken)
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) return
@@ -43,13 +48,40 @@ function printDevelopmentBanner (config: Config, token: string): void {
     `Token:        ${token}`,
     '',
     'MCP Inspector (CLI):',
-    `  npx @modelcontextprotocol/inspector --cli ${url} --transport http --header "Authorization: Bearer ${token}" --method tools/list`,
-    'MCP Inspector (web UI): npx @modelcontextprotocol/inspector, then connect to the URL above with the header',
+    `  ${inspectorCommand(url, token)}`,
+    `MCP Inspector (web UI): npx -y ${INSPECTOR}, then connect to the URL above with the header`,
     `  Authorization: Bearer ${token}`,
     ''
   ]
   process.stderr.write(`${lines.join('\n')}\n`)
 }
+
+/** Runs on the README's Node 20: 0.21.2 is the last Inspector that does (2.x needs Node >= 22.19); -y so npx does not ask. */
+export const INSPECTOR = '@modelcontextprotocol/inspector@0.21.2'
+export function inspectorCommand (url: string, token: string): string {
+  return `npx -y ${INSPECTOR} --cli ${url} --transport http --header "Authorization: Bearer ${token}" --method tools/list`
+}
+
+function printBuiltinBanner (config: Config, issuer: string, password: string, token: string): void {
+  const url = config.publicUrl
+  const lines = [
+    '',
+    '*** DEVELOPMENT: the built-in authorization server signs in the development user below. ***',
+    '*** In production set NODE_ENV=production and choose AUTH_MODE explicitly.              ***',
+    '',
+    `MCP endpoint:          ${url}   (OAuth clients: connect by this URL alone)`,
+    `Authorization server:  ${issuer}`,
+    `Development user:      ${DEV_USER_NAME}`,
+    `Password:              ${password}${config.AUTH_DEV_PASSWORD === undefined ? '   (random per start; set AUTH_DEV_PASSWORD to fix it)' : ''}`,
+    `Token:                 ${token}`,
+    '',
+    'MCP Inspector (CLI):',
+    `  ${inspectorCommand(url, token)}`,
+    ''
+  ]
+  process.stderr.write(`${lines.join('\n')}\n`)
+}
+const DEV_USER_NAME = 'analyst'
 
 async function serveStdio (config: Config, services: Awaited<ReturnType<typeof createServices>>): Promise<void> {
   const { StdioServerTransport } = await import('@modelcontextprotocol/server/stdio')

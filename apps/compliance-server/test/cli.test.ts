@@ -40,9 +40,9 @@ t.test('each invalid variable stops the process with exit 1 and one line naming 
     [{ MCP_REQUEST_STATE_SECRET: 'short' }, 'MCP_REQUEST_STATE_SECRET'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ TRANSPORT: 'pigeon' }, 'TRANSPORT'],
-    [{ NODE_ENV: 'production' }, 'AUTH_ISSUER'],
-    [{ NODE_ENV: 'Production' }, 'AUTH_ISSUER'],
-    [{ NODE_ENV: 'staging' }, 'AUTH_ISSUER'],
+    [{ NODE_ENV: 'production' }, 'AUTH_MODE'],
+    [{ NODE_ENV: 'Production' }, 'AUTH_MODE'],
+    [{ NODE_ENV: 'staging' }, 'AUTH_MODE'],
     [{ PORT: '' }, 'PORT'],
     [{ PORT: '0x10' }, 'PORT'],
     [{ PORT: '1e3' }, 'PORT'],
@@ -62,15 +62,26 @@ t.test('each invalid variable stops the process with exit 1 and one line naming 
   t.match(prod.stderr, /requires authentication/)
 })
 
-t.test('development mode prints a token with every scope and the Inspector command', async (t) => {
+t.test('AUTH_MODE=dev prints a token with every scope and the Inspector command', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'cli-'))
-  const r = await run(['serve'], { PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent' }, 30_000, /--method tools\/list/)
+  const r = await run(['serve'], { AUTH_MODE: 'dev', PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent' }, 30_000, /--method tools\/list/)
   t.match(r.stderr, /DEVELOPMENT MODE/)
   const token = /Token: +(\S+)/.exec(r.stderr)?.[1] as string
   const claims = decodeJwt(token)
   t.equal(claims.sub, 'developer')
   t.equal((claims.scope as string).split(' ').length, 9)
-  t.match(r.stderr, /inspector --cli http:\/\/127\.0\.0\.1:0\/mcp --transport http --header "Authorization: Bearer /)
+  t.match(r.stderr, /npx -y @modelcontextprotocol\/inspector@0\.21\.2 --cli http:\/\/127\.0\.0\.1:0\/mcp --transport http --header "Authorization: Bearer /)
+})
+
+t.test('by default in development the built-in authorization server signs in analyst; the banner prints the password and a token', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'cli-'))
+  const r = await run(['serve'], { PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent' }, 30_000, /--method tools\/list/)
+  t.match(r.stderr, /Development user: +analyst/)
+  t.match(r.stderr, /Password: +\S{12,} +\(random per start/)
+  t.match(r.stderr, /Authorization server: +http:\/\/127\.0\.0\.1:0\/oauth/)
+  const token = /Token: +(\S+)/.exec(r.stderr)?.[1] as string
+  t.match(decodeJwt(token), { sub: 'analyst', iss: 'http://127.0.0.1:0/oauth', aud: 'http://127.0.0.1:0/mcp' })
+  t.match(r.stderr, /npx -y @modelcontextprotocol\/inspector@0\.21\.2 --cli /)
 })
 
 t.test('mint-token prints only a token signed with the configured secret; verify-audit checks a chain', async (t) => {
