@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from './config.js'
+import type { SigningKey } from './records/chain.js'
 
 const USAGE = `usage: compliance-server [serve|mint-token|verify-audit] [options]
   serve                         start the service (default); configured by the environment
@@ -37,7 +38,7 @@ async function mintCommand (args: string[]): Promise<void> {
   process.stdout.write(`${token}\n`)
 }
 
-async function signingKey (file: string | undefined): Promise<import('./records/chain.js').SigningKey | null> {
+async function signingKey (file: string | undefined): Promise<SigningKey | null> {
   const config = loadConfig()
   const { join } = await import('node:path')
   const { SigningKey } = await import('./records/chain.js')
