@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
-import type { SigningKey as SigningKeyType } from './records/chain.js'
 import { ConfigError, loadConfig, parseDuration } from './config.js'
+import type { SigningKey } from './records/chain.js'
 
 const USAGE = `usage: compliance-server [serve|mint-token|verify-audit|export-audit|purge-records|fetch-lists|list-info|add-user] [options]
   serve                         start the service (default); configured by the environment
@@ -46,7 +46,7 @@ async function mintCommand (args: string[]): Promise<void> {
   process.stdout.write(`${token}\n`)
 }
 
-async function signingKey (file: string | undefined): Promise<SigningKeyType | null> {
+async function signingKey (file: string | undefined): Promise<SigningKey | null> {
   const config = loadConfig()
   const { join } = await import('node:path')
   const { SigningKey } = await import('./records/chain.js')

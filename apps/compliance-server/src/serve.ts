@@ -30,7 +30,10 @@ export async function serve (config: Config): Promise<void> {
     const force = setTimeout(() => { process.exit(1) }, 15_000)
     force.unref()
     app.close()
-      .then(async () => { await services.records.close() })
+      .then(async () => {
+        await services.records.close()
+        app.log.info({ commits: services.records.stats.commits, records: services.records.stats.records }, 'audit chain: records appended in commits (group commit)')
+      })
       .then(() => { process.exit(0) }, (err: unknown) => { app.log.error({ err }, 'shutdown failed'); process.exit(1) })
   }
   process.on('SIGTERM', () => { stop('SIGTERM') })
