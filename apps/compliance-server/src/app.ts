@@ -6,6 +6,7 @@ import { z } from 'zod'
 import fastifyMcp, { type AuthOptions } from '@mcp-fastify/fastify-mcp'
 import { createRedisBackend, type RedisBackend } from '@mcp-fastify/fastify-mcp/redis'
 import type { Config } from './config.js'
+import { createLogger, OneLineLogController } from './logging.js'
 import { registerTools, type Services } from './tools/index.js'
 
 export const SERVER_INFO = { name: 'compliance-server', title: 'Compliance tools', version: '0.1.0' }
@@ -30,9 +31,8 @@ export interface BuildOptions {
 export async function buildApp (o: BuildOptions): Promise<FastifyInstance> {
   const { config } = o
   const app = Fastify({
-    logger: o.logger === false
-      ? false
-      : { level: config.LOG_LEVEL, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    ...(o.logger === false ? { logger: false } : { loggerInstance: createLogger({ level: config.LOG_LEVEL, format: config.logFormat }) }),
+    logController: new OneLineLogController(),
     genReqId: () => randomUUID(),
     // SSE streams must not hold shutdown hostage; the plugin ends them in preClose.
     forceCloseConnections: 'idle'

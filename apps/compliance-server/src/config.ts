@@ -73,6 +73,7 @@ const EnvSchema = z.object({
   MCP_ERAS: z.enum(['both', 'legacy', 'modern']).default('both'),
   MCP_REQUEST_STATE_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   TRANSPORT: z.enum(['http', 'stdio']).default('http'),
   MCP_STDIO_SUBJECT: z.string().min(1).optional(),
   MCP_STDIO_SCOPES: z.string().optional()
@@ -84,6 +85,8 @@ export interface Config extends Env {
   publicUrl: string
   /** `configured`: AUTH_* given; `development`: an ephemeral key pair is made at start. */
   authMode: 'configured' | 'development'
+  /** LOG_FORMAT, else `pretty` in development (NODE_ENV unset/development/test) and `json` otherwise. */
+  logFormat: 'json' | 'pretty'
 }
 
 /** A configuration error that names the variable; the CLI prints it as one line and exits 1. */
@@ -113,5 +116,5 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   }
   const host = e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST
   const publicUrl = e.MCP_PUBLIC_URL ?? `http://${host}:${e.PORT}/mcp`
-  return { ...e, publicUrl, authMode: anyAuth ? 'configured' : 'development' }
+  return { ...e, publicUrl, authMode: anyAuth ? 'configured' : 'development', logFormat: e.LOG_FORMAT ?? (isDevelopmentEnv(e.NODE_ENV) ? 'pretty' : 'json') }
 }
