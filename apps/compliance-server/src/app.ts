@@ -7,6 +7,7 @@ import fastifyMcp, { type AuthOptions } from '@mcp-fastify/fastify-mcp'
 import { createRedisBackend, type RedisBackend } from '@mcp-fastify/fastify-mcp/redis'
 import type { Config } from './config.js'
 import { createLogger, OneLineLogController } from './logging.js'
+import { createMetrics, startMetricsServer } from './telemetry/metrics.js'
 import { registerTools, type Services } from './tools/index.js'
 
 export const SERVER_INFO = { name: 'compliance-server', title: 'Compliance tools', version: '0.1.0' }
@@ -19,6 +20,13 @@ const ReadySchema = z.object({
   status: z.enum(['ready', 'not ready']),
   checks: z.object({ sanctionsLists: z.boolean(), auditLog: z.boolean(), redis: z.boolean().nullable() })
 })
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The `/metrics` listener (METRICS_PORT), started with the app's `listen`; null when not configured. */
+    metricsServer: FastifyInstance | null
+  }
+}
 
 export interface BuildOptions {
   config: Config
@@ -59,7 +67,17 @@ export async function buildApp (o: BuildOptions): Promise<FastifyInstance> {
     eras: config.MCP_ERAS,
     ...(config.MCP_REQUEST_STATE_SECRET === undefined ? {} : { modern: { requestStateSecret: config.MCP_REQUEST_STATE_SECRET } })
   })
-  registerTools(app.mcp.registry, o.services)
+  const metrics = config.METRICS_PORT === undefined ? undefined : createMetrics(() => o.services.datasets)
+  registerTools(app.mcp.registry, metrics === undefined ? o.services : { ...o.services, metrics })
+  app.decorate('metricsServer', null)
+  if (metrics !== undefined) {
+    metrics.observeSessions(app.mcp)
+    const metricsPort = config.METRICS_PORT as number
+    app.addHook('onListen', async function startMetrics () {
+      app.metricsServer = await startMetricsServer(metrics, config.METRICS_HOST ?? config.HOST, metricsPort)
+    })
+    app.addHook('onClose', async function stopMetrics () { await app.metricsServer?.close() })
+  }
 
   if (redis !== null) {
     const backend = redis

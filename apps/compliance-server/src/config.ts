@@ -73,6 +73,8 @@ const EnvSchema = z.object({
   MCP_ERAS: z.enum(['both', 'legacy', 'modern']).default('both'),
   MCP_REQUEST_STATE_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  METRICS_PORT: port.optional(),
+  METRICS_HOST: host.optional(),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   TRANSPORT: z.enum(['http', 'stdio']).default('http'),
   MCP_STDIO_SUBJECT: z.string().min(1).optional(),
@@ -113,6 +115,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (anyAuth && keySources === 0) throw new ConfigError('invalid AUTH_JWKS_URL: one of AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE, AUTH_HS256_SECRET is required with AUTH_ISSUER')
   if (!anyAuth && !isDevelopmentEnv(e.NODE_ENV) && e.TRANSPORT === 'http') {
     throw new ConfigError(`invalid AUTH_ISSUER: NODE_ENV=${e.NODE_ENV ?? ''} requires authentication (AUTH_ISSUER and one of AUTH_JWKS_URL, AUTH_PUBLIC_KEY_FILE, AUTH_HS256_SECRET); development mode is only for NODE_ENV unset, development or test`)
+  }
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) {
+    throw new ConfigError(`invalid METRICS_PORT: ${e.METRICS_PORT} is the MCP port; /metrics is served only on a port of its own`)
   }
   const host = e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST
   const publicUrl = e.MCP_PUBLIC_URL ?? `http://${host}:${e.PORT}/mcp`
