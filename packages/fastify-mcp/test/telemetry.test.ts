@@ -7,7 +7,7 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { buildApp, listen } from './helpers/http.js'
-import { hashSessionId, telemetryEnabled } from '../src/telemetry/mcp.js'
+import { hashSessionId, resetTelemetryCache, telemetryEnabled } from '../src/telemetry/mcp.js'
 
 t.test('no SDK registered: telemetry is off', async (t) => {
   t.equal(telemetryEnabled(), false)
@@ -25,7 +25,9 @@ t.test('with an SDK: a server span per tools/call on the MCP conventions, parent
   t.teardown(async () => {
     await meterProvider.shutdown(); await tracerProvider.shutdown()
     trace.disable(); metrics.disable(); propagation.disable(); context.disable()
+    resetTelemetryCache()
   })
+  resetTelemetryCache()
   t.equal(telemetryEnabled(), true)
 
   const app = await buildApp()

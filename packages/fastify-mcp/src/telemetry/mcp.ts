@@ -20,8 +20,28 @@ let cachedMeterProvider: unknown = null
 let tracer: Tracer | null = null
 let duration: Histogram | null = null
 
-/** Whether a tracer or meter provider is registered; recomputed only when the global providers change. */
+let enabled = false
+let checkAfter = 0
+
+/**
+ * Whether a tracer or meter provider is registered. The answer is cached and looked up again at most
+ * once a second (an SDK registered later is seen within a second), so a request without an SDK pays
+ * one clock read.
+ */
 export function telemetryEnabled (): boolean {
+  const now = Date.now()
+  if (now < checkAfter) return enabled
+  checkAfter = now + 1000
+  enabled = lookUpProviders()
+  return enabled
+}
+
+/** For tests that register or remove an SDK: look the providers up on the next call. */
+export function resetTelemetryCache (): void {
+  checkAfter = 0
+}
+
+function lookUpProviders (): boolean {
   const delegate = (trace.getTracerProvider() as ProxyTracerProvider).getDelegate?.() ?? trace.getTracerProvider()
   if (delegate !== cachedTracerDelegate) {
     cachedTracerDelegate = delegate
