@@ -6,6 +6,8 @@ import fastifyMcp, { type AuthOptions } from '@mcp-fastify/fastify-mcp'
 import { createRedisBackend, type RedisBackend } from '@mcp-fastify/fastify-mcp/redis'
 import type { Config } from './config.js'
 import { auditRefusal } from './records/refusal.js'
+import { createLogger, OneLineLogController } from './logging.js'
+import { createMetrics, startMetricsServer } from './telemetry/metrics.js'
 import { registerTools, type Services } from './tools/index.js'
 import { announceChanges, registerResources } from './resources/index.js'
 import { registerPrompts } from './prompts/index.js'
@@ -23,6 +25,13 @@ const ReadySchema = z.object({
   sources: z.array(z.object({ id: z.string(), kind: z.enum(['url', 'path']), ageSeconds: z.number(), lastSuccessAt: z.string().nullable(), lastError: z.string().nullable(), stale: z.boolean() }))
 })
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The `/metrics` listener (METRICS_PORT), started with the app's `listen`; null when not configured. */
+    metricsServer: FastifyInstance | null
+  }
+}
+
 export interface BuildOptions {
   config: Config
   auth: AuthOptions
@@ -36,9 +45,8 @@ export interface BuildOptions {
 export async function buildApp (o: BuildOptions): Promise<FastifyInstance> {
   const { config } = o
   const app = Fastify({
-    logger: o.logger === false
-      ? false
-      : { level: config.LOG_LEVEL, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    ...(o.logger === false ? { logger: false } : { loggerInstance: createLogger({ level: config.LOG_LEVEL, format: config.logFormat }) }),
+    logController: new OneLineLogController(),
     genReqId: () => randomUUID(),
     // SSE streams must not hold shutdown hostage; the plugin ends them in preClose.
     forceCloseConnections: 'idle'
@@ -70,7 +78,17 @@ export async function buildApp (o: BuildOptions): Promise<FastifyInstance> {
     ...(config.MCP_REQUEST_STATE_SECRET === undefined ? {} : { modern: { requestStateSecret: config.MCP_REQUEST_STATE_SECRET } }),
     onRefusal: async (refusal) => { await auditRefusal(o.services.records, refusal) }
   })
-  registerTools(app.mcp.registry, o.services)
+  const metrics = config.METRICS_PORT === undefined ? undefined : createMetrics(() => o.services.datasets)
+  registerTools(app.mcp.registry, metrics === undefined ? o.services : { ...o.services, metrics })
+  app.decorate('metricsServer', null)
+  if (metrics !== undefined) {
+    metrics.observeSessions(app.mcp)
+    const metricsPort = config.METRICS_PORT as number
+    app.addHook('onListen', async function startMetrics () {
+      app.metricsServer = await startMetricsServer(metrics, config.METRICS_HOST ?? config.HOST, metricsPort)
+    })
+    app.addHook('onClose', async function stopMetrics () { await app.metricsServer?.close() })
+  }
   registerResources(app.mcp.registry, o.services)
   registerPrompts(app.mcp.registry, o.services)
   const stopAnnouncing = announceChanges(o.services, app.mcp, (err) => { app.log.warn({ err }, 'a resource update could not be announced') })

@@ -91,6 +91,9 @@ const EnvSchema = z.object({
   MCP_ERAS: z.enum(['both', 'legacy', 'modern']).default('both'),
   MCP_REQUEST_STATE_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  METRICS_PORT: port.optional(),
+  METRICS_HOST: host.optional(),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   TRANSPORT: z.enum(['http', 'stdio']).default('http'),
   MCP_STDIO_SUBJECT: z.string().min(1).optional(),
   MCP_STDIO_SCOPES: z.string().optional(),
@@ -123,6 +126,8 @@ export interface Config extends Env {
   registration: 'open' | 'token' | 'off'
   /** `SANCTIONS_SOURCES` parsed, or `null`: the lists of `SANCTIONS_DATA_DIR`. */
   sanctionsSources: SourceConfig[] | null
+  /** LOG_FORMAT, else `pretty` in development (NODE_ENV unset/development/test) and `json` otherwise. */
+  logFormat: 'json' | 'pretty'
 }
 
 /** A configuration error that names the variable; the CLI prints it as one line and exits 1. */
@@ -173,8 +178,11 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   }
   const upstream = [e.AUTH_UPSTREAM_ISSUER, e.AUTH_UPSTREAM_CLIENT_ID, e.AUTH_UPSTREAM_CLIENT_SECRET].filter((v) => v !== undefined).length
   if (upstream !== 0 && upstream !== 3) throw new ConfigError('invalid AUTH_UPSTREAM_ISSUER: AUTH_UPSTREAM_ISSUER, AUTH_UPSTREAM_CLIENT_ID and AUTH_UPSTREAM_CLIENT_SECRET go together')
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT) {
+    throw new ConfigError(`invalid METRICS_PORT: ${e.METRICS_PORT} is the MCP port; /metrics is served only on a port of its own`)
+  }
   const host = e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST
   const publicUrl = e.MCP_PUBLIC_URL ?? `http://${host}:${e.PORT}/mcp`
   const dataDir = dataDirOf(e)
-  return { ...e, publicUrl, authMode: authMode ?? 'external', dataDir, registration, sanctionsSources }
+  return { ...e, publicUrl, authMode: authMode ?? 'external', dataDir, registration, sanctionsSources, logFormat: e.LOG_FORMAT ?? (development ? 'pretty' : 'json') }
 }

@@ -9,6 +9,7 @@ import type { CountryRiskLists } from '../domain/countries.js'
 import type { ScreeningIndex } from '../domain/matching.js'
 import type { DatasetInfo } from '../domain/types.js'
 import type { ListManager } from '../lists/index.js'
+import type { ToolMetrics } from '../telemetry/metrics.js'
 
 /** What the tools work with; built once at start-up (see `services.ts`). */
 export interface Services {
@@ -21,6 +22,8 @@ export interface Services {
   records: RecordsStore
   /** Calls `listener` after the loaded lists (`datasets`) changed; returns the function that removes it. */
   onSourcesChanged?: (listener: () => void) => () => void
+  /** Prometheus metrics, when METRICS_PORT is set. */
+  metrics?: ToolMetrics | undefined
 }
 
 export const AuditSchema = z.object({
@@ -101,7 +104,7 @@ export function definer (registry: McpRegistry, s: Services): Define {
       return await s.records.append(record)
     } catch (err) {
       ctx.request?.log.error({ err }, 'audit record write failed; the call is not answered')
-      throw new McpToolError('the audit record could not be written (records store unavailable); the call was not completed, retry later')
+      throw Object.assign(new McpToolError('the audit record could not be written (records store unavailable); the call was not completed, retry later'), { reason: 'audit_unavailable' })
     }
   }
   return function define<I extends z.ZodObject, O extends z.ZodObject> (d: Definition<I, O>): void {
@@ -115,34 +118,55 @@ export function definer (registry: McpRegistry, s: Services): Define {
       scopes: [d.scope],
       annotations: { title: d.title, readOnlyHint: d.readOnly, destructiveHint: false, idempotentHint: d.readOnly, openWorldHint: false },
       handler: async (args, ctx) => {
-        const caller = ctx.caller
-        if (caller === null) throw new McpToolError('this service requires an authenticated caller')
-        const audit: Audit = {
-          requestId: randomUUID(),
-          tool: d.name,
-          at: new Date().toISOString(),
-          caller: {
-            subject: caller.subject,
-            ...(caller.clientId === null ? {} : { clientId: caller.clientId }),
-            ...(caller.issuer === null ? {} : { issuer: caller.issuer }),
-            scopes: caller.scopes
-          },
-          inputSha256: sha256Of(args)
-        }
-        const context = { session: ctx.session?.id ?? null, protocolVersion: ctx.client.protocolVersion, jsonrpcId: ctx.requestId }
-        let out: z.infer<O>
+        const m = s.metrics
+        if (m === undefined) return await handle(args, ctx)
+        const end = m.operationDuration.startTimer({ mcp_method_name: 'tools/call', gen_ai_tool_name: d.name, gen_ai_operation_name: 'execute_tool' })
         try {
-          out = await d.run(args as z.infer<I>, ctx, audit)
+          const result = await handle(args, ctx)
+          m.toolCalls.inc({ tool: d.name, outcome: 'ok' })
+          end()
+          return result
         } catch (err) {
-          await appendOrFail({ ...audit, ...context, input: args, outcome: 'error', error: (err as Error).message }, ctx)
-          if (err instanceof RecordsError) throw new McpToolError(err.message)
+          m.toolCalls.inc({ tool: d.name, outcome: 'error' })
+          m.toolRefusals.inc({ tool: d.name, reason: (err as { reason?: string }).reason ?? 'tool_error' })
+          end({ error_type: 'tool_error' })
           throw err
         }
-        const line = await appendOrFail({ ...audit, ...context, input: args, outcome: 'ok', ...(d.effects === undefined ? {} : { effects: d.effects(out) }) }, ctx)
-        audit.seq = line.seq
-        const structured = { ...out, audit } as Record<string, unknown>
-        return { structuredContent: structured, content: [{ type: 'text', text: render(d.summary(out), structured) }] }
       }
     })
+
+    async function handle (args: unknown, ctx: McpContext): Promise<{ structuredContent: Record<string, unknown>, content: Array<{ type: 'text', text: string }> }> {
+      const caller = ctx.caller
+      if (caller === null) throw Object.assign(new McpToolError('this service requires an authenticated caller'), { reason: 'unauthenticated' })
+      const audit: Audit = {
+        requestId: randomUUID(),
+        tool: d.name,
+        at: new Date().toISOString(),
+        caller: {
+          subject: caller.subject,
+          ...(caller.clientId === null ? {} : { clientId: caller.clientId }),
+          ...(caller.issuer === null ? {} : { issuer: caller.issuer }),
+          scopes: caller.scopes
+        },
+        inputSha256: sha256Of(args)
+      }
+      const context = { session: ctx.session?.id ?? null, protocolVersion: ctx.client.protocolVersion, jsonrpcId: ctx.requestId }
+      let out: z.infer<O>
+      try {
+        out = await d.run(args as z.infer<I>, ctx, audit)
+      } catch (err) {
+        await appendOrFail({ ...audit, ...context, input: args, outcome: 'error', error: (err as Error).message }, ctx)
+        if (err instanceof RecordsError) throw new McpToolError(err.message)
+        throw err
+      }
+      const committing = s.metrics?.auditCommit.startTimer()
+      const line = await appendOrFail({ ...audit, ...context, input: args, outcome: 'ok', ...(d.effects === undefined ? {} : { effects: d.effects(out) }) }, ctx)
+      committing?.()
+      audit.seq = line.seq
+      const hits = (out as { hits?: unknown }).hits
+      if (s.metrics !== undefined && Array.isArray(hits)) for (const hit of hits as Array<{ source?: string }>) s.metrics.screeningHits.inc({ source: hit.source ?? 'unknown' })
+      const structured = { ...out, audit } as Record<string, unknown>
+      return { structuredContent: structured, content: [{ type: 'text', text: render(d.summary(out), structured) }] }
+    }
   }
 }

@@ -24,6 +24,7 @@ import {
 import { z } from 'zod'
 import { FST_MCP_DUPLICATE, FST_MCP_INVALID_DEFINITION, McpToolError, RPC } from '../errors.js'
 import { InputRequiredSignal } from './input.js'
+import { telemetryEnabled, traceOperation } from '../telemetry/mcp.js'
 import type {
   McpCaller,
   InputOptions,
@@ -385,6 +386,12 @@ export class McpRegistry extends EventEmitter {
   invalidArguments: ((ctx: McpContext, tool: string, message: string) => Promise<void>) | null = null
 
   async callTool (name: string, args: unknown, ctx: McpContext, enforceScopes = true): Promise<CallToolResult> {
+    if (!telemetryEnabled()) return await this.#callTool(name, args, ctx, enforceScopes)
+    const target = this.#tools.has(name) ? name : undefined
+    return await traceOperation({ method: 'tools/call', target, toolName: target }, ctx, async () => await this.#callTool(name, args, ctx, enforceScopes), (r) => r.isError === true ? 'tool_error' : null)
+  }
+
+  async #callTool (name: string, args: unknown, ctx: McpContext, enforceScopes: boolean): Promise<CallToolResult> {
     const compiled = this.#tools.get(name)
     if (compiled === undefined) throw new ProtocolError(RPC.INVALID_PARAMS, `Unknown tool: ${name}`)
     if (enforceScopes && !hasScopes(ctx.caller, compiled.def.scopes)) {
