@@ -3,7 +3,7 @@ import { AuditLog } from './domain/audit.js'
 import { MemoryCaseStore } from './domain/cases.js'
 import { CountryRiskLists, sameCountry } from './domain/countries.js'
 import { loadDataDir } from './domain/loaders.js'
-import { ScreeningIndex } from './domain/matching.js'
+import { ScreeningIndex } from './screening/index.js'
 import { DEFAULT_DATA_DIR, type Config } from './config.js'
 import type { Services } from './tools/index.js'
 

@@ -8,7 +8,7 @@ import { AuditLog, verifyAuditFile } from '../src/domain/audit.js'
 import { CountryRiskLists, resolveCountry, sameCountry } from '../src/domain/countries.js'
 import { validateIdentifier } from '../src/domain/identifiers.js'
 import { loadDataDir, loadOfac, parseRemarks } from '../src/domain/loaders.js'
-import { DEFAULT_THRESHOLD, ScreeningIndex } from '../src/domain/matching.js'
+import { DEFAULT_THRESHOLD, ScreeningIndex } from '../src/screening/index.js'
 import { triageAlert } from '../src/domain/triage.js'
 
 const { entries, datasets } = await loadDataDir(DEFAULT_DATA_DIR)

@@ -4,7 +4,7 @@ import { McpToolError, type McpContext, type McpRegistry } from '@mcp-fastify/fa
 import { type AuditLog, sha256Of } from '../domain/audit.js'
 import type { CaseStore } from '../domain/cases.js'
 import type { CountryRiskLists } from '../domain/countries.js'
-import type { ScreeningIndex } from '../domain/matching.js'
+import type { ScreeningIndex } from '../screening/index.js'
 import type { DatasetInfo } from '../domain/types.js'
 
 /** What the tools work with; built once at start-up (see `services.ts`). */

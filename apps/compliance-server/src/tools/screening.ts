@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { McpToolError } from '@mcp-fastify/fastify-mcp'
-import { ALGORITHM, DEFAULT_THRESHOLD } from '../domain/matching.js'
+import { ALGORITHM, DEFAULT_THRESHOLD } from '../screening/index.js'
 import type { DatasetInfo } from '../domain/types.js'
 import { DatasetSchema, DateSchema, EntryTypeSchema, type Define, type Services } from './define.js'
 

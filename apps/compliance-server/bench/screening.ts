@@ -1,9 +1,9 @@
 // Screening benchmark over a full list: `node dist/domain/bench-screening.js <data dir> [queries]`.
 // Prints index build time, index heap, and per-query median and p99 latency.
 import { performance } from 'node:perf_hooks'
-import { loadDataDir } from './loaders.js'
-import { ScreeningIndex } from './matching.js'
-import { sameCountry } from './countries.js'
+import { loadDataDir } from '../src/domain/loaders.js'
+import { ScreeningIndex } from '../src/screening/index.js'
+import { sameCountry } from '../src/domain/countries.js'
 
 const dir = process.argv[2]
 if (dir === undefined) throw new Error('usage: bench-screening <data dir> [queries]')
