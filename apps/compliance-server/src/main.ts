@@ -6,7 +6,9 @@ const USAGE = `usage: compliance-server [serve|mint-token|verify-audit] [options
   serve                         start the service (default); configured by the environment
   mint-token --sub S --scopes "a b" [--ttl 10m] [--client-id C] [--aud A]
                                 sign a token with AUTH_HS256_SECRET or AUTH_PRIVATE_KEY_FILE
-  verify-audit FILE             check the hash chain of an audit log`
+  verify-audit FILE             check the hash chain of an audit log
+  screen-file IN.csv --out OUT.csv [--threshold T] [--data DIR]
+                                screen a customer file (header: name, optional ref,type,birthDate,country,nationality)`
 
 async function serveCommand (): Promise<void> {
   const config = loadConfig()
@@ -46,12 +48,25 @@ async function verifyCommand (args: string[]): Promise<void> {
   }
 }
 
+async function screenFileCommand (args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, options: { out: { type: 'string' }, threshold: { type: 'string' }, data: { type: 'string' } }, allowPositionals: true, strict: true })
+  const input = positionals[0]
+  if (input === undefined || values.out === undefined) throw new ConfigError('screen-file needs IN.csv and --out OUT.csv')
+  const threshold = values.threshold === undefined ? undefined : Number(values.threshold)
+  if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) throw new ConfigError('--threshold must be a number from 0 to 1')
+  const { DEFAULT_DATA_DIR } = await import('./config.js')
+  const { screenFile } = await import('./screen-file.js')
+  const r = await screenFile({ input, output: values.out, dataDir: values.data ?? process.env.SANCTIONS_DATA_DIR ?? DEFAULT_DATA_DIR, threshold, progress: process.stderr })
+  process.stdout.write(`${r.rows} subjects screened, ${r.withHits} with hits: ${values.out}\n`)
+}
+
 async function main (argv: string[]): Promise<void> {
   const [command = 'serve', ...rest] = argv
   switch (command) {
     case 'serve': return await serveCommand()
     case 'mint-token': return await mintCommand(rest)
     case 'verify-audit': return await verifyCommand(rest)
+    case 'screen-file': return await screenFileCommand(rest)
     case '-h':
     case '--help':
       process.stdout.write(`${USAGE}\n`)

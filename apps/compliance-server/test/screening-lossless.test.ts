@@ -11,7 +11,8 @@ import { EDITS, edit, listedName, prng } from '../bench/queries.js'
 
 const full = process.env.OFAC_FULL_DIR ?? join(DEFAULT_DATA_DIR, '../../../../shared/data/ofac-sdn-2021')
 const dir = existsSync(join(full, 'sdn.csv')) ? full : DEFAULT_DATA_DIR
-const samples = Number(process.env.SCREENING_PROPERTY_SAMPLES ?? 160)
+const samples = Number(process.env.SCREENING_PROPERTY_SAMPLES ?? 120)
+t.setTimeout(Number(process.env.SCREENING_PROPERTY_TIMEOUT ?? 300_000))
 const { entries } = await loadDataDir(dir)
 const index = new ScreeningIndex(entries, { countryMatches: sameCountry })
 const rand = prng(Number(process.env.SCREENING_PROPERTY_SEED ?? 12))

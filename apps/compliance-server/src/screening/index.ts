@@ -16,7 +16,7 @@ export const ALGORITHM = {
 } as const
 
 /** Default threshold, calibrated by `bench/evaluate-screening.ts` (see the README). */
-export const DEFAULT_THRESHOLD = 0.86
+export const DEFAULT_THRESHOLD = 0.88
 
 export const ADJUSTMENT = {
   birthDateExact: 0.05,

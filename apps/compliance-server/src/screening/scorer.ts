@@ -10,6 +10,8 @@ export const PHONETIC_BONUS = 0.04
 export const INITIAL_SIMILARITY = 0.86
 /** Lost per character of length difference beyond the first: IRELAND is not a spelling of IRAN. */
 export const LENGTH_PENALTY = 0.05
+/** Similarity granted to two tokens of 3+ letters one edit apart (JW is harsh on short tokens and first letters: GAO MAN / GAO YAN). */
+export const ONE_EDIT_SIMILARITY = 0.8
 /** Weight of legal forms and particles, whatever their frequency. */
 export const MINOR_WEIGHT = 0.05
 /** Share of the score lost when every listed token is left unmatched (scaled by the unmatched weight). */
@@ -33,6 +35,18 @@ export interface TokenMatch {
   initial: boolean
 }
 
+/** Whether two strings are at most one substitution, insertion, deletion or adjacent transposition apart. */
+export function oneEditApart (a: string, b: string): boolean {
+  if (Math.abs(a.length - b.length) > 1) return false
+  let i = 0
+  while (i < a.length && i < b.length && a[i] === b[i]) i++
+  if (a.length === b.length) {
+    if (a.slice(i + 1) === b.slice(i + 1)) return true
+    return a[i] === b[i + 1] && a[i + 1] === b[i] && a.slice(i + 2) === b.slice(i + 2)
+  }
+  return a.length > b.length ? a.slice(i + 1) === b.slice(i) : a.slice(i) === b.slice(i + 1)
+}
+
 const lengthPenalty = (la: number, lb: number): number => LENGTH_PENALTY * Math.max(0, Math.abs(la - lb) - 1)
 
 /**
@@ -44,7 +58,8 @@ export function tokenSimilarity (a: string, b: string, ca: readonly string[], cb
   if (a === b) return { similarity: 1, string: 1, phonetic: 0, initial: false }
   if (a.length === 1 && b.length > 1 && b.startsWith(a)) return { similarity: INITIAL_SIMILARITY, string: 0, phonetic: 0, initial: true }
   if (a.length === 1 || b.length === 1) return { similarity: 0, string: 0, phonetic: 0, initial: false }
-  const s = Math.max(0, jaroWinkler(a, b) - lengthPenalty(a.length, b.length))
+  let s = Math.max(0, jaroWinkler(a, b) - lengthPenalty(a.length, b.length))
+  if (s < ONE_EDIT_SIMILARITY && a.length >= 3 && b.length >= 3 && oneEditApart(a, b)) s = ONE_EDIT_SIMILARITY
   const bonus = ca.some((c) => cb.includes(c)) ? Math.min(PHONETIC_BONUS, 0.99 - s) : 0
   return { similarity: s + Math.max(0, bonus), string: s, phonetic: Math.max(0, bonus), initial: false }
 }
@@ -58,8 +73,10 @@ export function similarityUpperBound (la: number, lb: number, shared: number): n
   if (la === 1) return shared > 0 ? 1 : 0
   if (lb === 1) return 0
   if (shared === 0) return 0
+  // One edit apart needs lengths within 1 and all but one character of the longer shared.
+  const oneEdit = la >= 3 && lb >= 3 && Math.abs(la - lb) <= 1 && shared >= Math.max(la, lb) - 1 ? ONE_EDIT_SIMILARITY + PHONETIC_BONUS : 0
   const jaro = (shared / la + shared / lb + 1) / 3
-  return Math.min(1, jaro + 0.5 * (1 - jaro) - lengthPenalty(la, lb) + PHONETIC_BONUS)
+  return Math.max(oneEdit, Math.min(1, jaro + 0.5 * (1 - jaro) - lengthPenalty(la, lb) + PHONETIC_BONUS))
 }
 
 /** Token weights from how often a token appears among the listed names (IDF-like). */
