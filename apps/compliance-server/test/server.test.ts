@@ -70,7 +70,7 @@ t.test('every tool answers with structured content stamped with the verified cal
   const kase = await client.callTool({ name: 'get_case', arguments: { caseId: 'A-1' } })
   t.match(kase.structuredContent, { case: { decisions: [{ decidedBy: 'analyst-1' }], notes: [{ author: 'analyst-1', note: 'checked passport' }] } })
   const sources = await client.callTool({ name: 'list_sources', arguments: {} })
-  t.match(sources.structuredContent, { algorithm: { defaultThreshold: 0.85 } })
+  t.match(sources.structuredContent, { algorithm: { defaultThreshold: 0.88 } })
   const invalid = await client.callTool({ name: 'screen_sanctions', arguments: { name: '' } })
   t.equal(invalid.isError, true, 'bad input is a clear tool error')
 
@@ -89,7 +89,7 @@ t.test('the same service under 2026-07-28: the SDK v2 client without a session, 
   const client = new ClientV2({ name: 'modern', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } })
   await client.connect(new TransportV2(new URL(url), { requestInit: { headers: { authorization: `Bearer ${good}` } } }))
   t.equal(client.getProtocolEra(), 'modern')
-  t.equal((await client.listTools()).tools.length, 9)
+  t.equal((await client.listTools()).tools.length, 10)
   const screen = await client.callTool({ name: 'screen_sanctions', arguments: { name: 'BANCO NACIONAL DE CUBA' } })
   t.match(screen.structuredContent, { hits: [{ source: 'OFAC-SDN', id: '306' }], audit: { tool: 'screen_sanctions', caller: { subject: 'analyst-9', clientId: 'tests' } } })
   await client.close()
