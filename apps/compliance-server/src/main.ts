@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig, parseDuration } from './config.js'
 import type { SigningKey } from './records/chain.js'
 
-const USAGE = `usage: compliance-server [serve|mint-token|verify-audit|export-audit|purge-records|fetch-lists|list-info|add-user] [options]
+const USAGE = `usage: compliance-server [serve|mint-token|verify-audit|export-audit|purge-records|fetch-lists|list-info|add-user|screen-file] [options]
   serve                         start the service (default); configured by the environment
   mint-token --sub S --scopes "a b" [--ttl 10m] [--client-id C] [--aud A]
                                 sign a token with AUTH_HS256_SECRET or AUTH_PRIVATE_KEY_FILE
@@ -17,7 +17,9 @@ const USAGE = `usage: compliance-server [serve|mint-token|verify-audit|export-au
   list-info FILE                print what a list file (or OFAC CSV folder) is and its publication date
   add-user USERNAME --scopes "a b" [--users-file F]
                                 add or replace a user of the built-in authorization server;
-                                the password is the first line of standard input`
+                                the password is the first line of standard input
+  screen-file IN.csv --out OUT.csv [--threshold T] [--data DIR]
+                                screen a customer file (header: name, optional ref,type,birthDate,country,nationality)`
 
 async function serveCommand (): Promise<void> {
   const config = loadConfig()
@@ -156,6 +158,18 @@ async function addUserCommand (args: string[]): Promise<void> {
   process.stdout.write(`added ${username} (${scopes.join(' ')}) to ${file}\n`)
 }
 
+async function screenFileCommand (args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, options: { out: { type: 'string' }, threshold: { type: 'string' }, data: { type: 'string' } }, allowPositionals: true, strict: true })
+  const input = positionals[0]
+  if (input === undefined || values.out === undefined) throw new ConfigError('screen-file needs IN.csv and --out OUT.csv')
+  const threshold = values.threshold === undefined ? undefined : Number(values.threshold)
+  if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) throw new ConfigError('--threshold must be a number from 0 to 1')
+  const { DEFAULT_DATA_DIR } = await import('./config.js')
+  const { screenFile } = await import('./screen-file.js')
+  const r = await screenFile({ input, output: values.out, dataDir: values.data ?? process.env.SANCTIONS_DATA_DIR ?? DEFAULT_DATA_DIR, threshold, progress: process.stderr })
+  process.stdout.write(`${r.rows} subjects screened, ${r.withHits} with hits: ${values.out}\n`)
+}
+
 async function main (argv: string[]): Promise<void> {
   const [command = 'serve', ...rest] = argv
   switch (command) {
@@ -167,6 +181,7 @@ async function main (argv: string[]): Promise<void> {
     case 'fetch-lists': return await fetchListsCommand(rest)
     case 'list-info': return await listInfoCommand(rest)
     case 'add-user': return await addUserCommand(rest)
+    case 'screen-file': return await screenFileCommand(rest)
     case '-h':
     case '--help':
       process.stdout.write(`${USAGE}\n`)

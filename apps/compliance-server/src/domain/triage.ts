@@ -1,5 +1,5 @@
 import type { SanctionsEntry } from './types.js'
-import { nameTokens } from './matching.js'
+import { nameTokens } from '../screening/normalize.js'
 import { sameCountry } from './countries.js'
 
 /**

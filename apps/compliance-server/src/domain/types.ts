@@ -1,6 +1,6 @@
 /** Sanctions list entries, as loaded from the official files. */
 export type EntryType = 'individual' | 'entity' | 'vessel' | 'aircraft'
-export type NameKind = 'primary' | 'aka' | 'fka' | 'nka' | 'weak'
+export type NameKind = 'primary' | 'aka' | 'fka' | 'nka' | 'weak' | 'original_script'
 
 export interface SanctionsEntry {
   /** `OFAC-SDN` or `UN`. */
@@ -16,6 +16,8 @@ export interface SanctionsEntry {
   birthDates: string[]
   aliases: Array<{ name: string, kind: NameKind }>
   identifiers: Array<{ kind: string, value: string }>
+  /** Nationalities and citizenships, when the list tells them apart from other country links. */
+  nationalities?: string[]
   remarks?: string
 }
 

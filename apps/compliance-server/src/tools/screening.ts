@@ -1,8 +1,31 @@
+import type { CallerInfo } from '../records/types.js'
 import { z } from 'zod'
 import { McpToolError } from '@mcp-fastify/fastify-mcp'
-import { ALGORITHM, DEFAULT_THRESHOLD } from '../domain/matching.js'
+import { ALGORITHM, DEFAULT_THRESHOLD, explainLine, ScreeningIndex, type ScreenQuery, type ScreeningHit } from '../screening/index.js'
 import type { DatasetInfo } from '../domain/types.js'
 import { DatasetSchema, DateSchema, EntryTypeSchema, listsNow, WarningSchema, type Define, type Services } from './define.js'
+
+const TokenPairSchema = z.object({
+  query: z.string(),
+  listed: z.string().nullable(),
+  similarity: z.number(),
+  phonetic: z.number(),
+  initial: z.boolean(),
+  weight: z.number(),
+  credit: z.number()
+})
+
+export const ExplanationSchema = z.object({
+  matchedName: z.string(),
+  matchedNameKind: z.string(),
+  tokens: z.array(TokenPairSchema).describe('One per query token: the listed token it paired with, similarity, weight and credit (similarity when ≥ 0.8, else 0)'),
+  unmatchedListedTokens: z.array(z.string()),
+  tokenScore: z.number().describe('Σ credit·weight / Σ weight'),
+  factors: z.array(z.object({ reason: z.string(), factor: z.number() })).describe('Multiplied into tokenScore to give nameScore'),
+  nameScore: z.number(),
+  adjustments: z.array(z.object({ reason: z.string(), delta: z.number(), detail: z.string() })).describe('Added to nameScore'),
+  score: z.number().describe('clamp(nameScore + Σ delta, 0, 1), rounded to 3 decimals')
+})
 
 export const HitSchema = z.object({
   source: z.string(),
@@ -14,30 +37,80 @@ export const HitSchema = z.object({
   type: EntryTypeSchema,
   programs: z.array(z.string()),
   countries: z.array(z.string()),
-  remarks: z.string().optional()
+  remarks: z.string().optional(),
+  explanation: ExplanationSchema
 })
+
+/** The subject fields shared by `screen_sanctions` and each subject of `screen_batch`. */
+export const SubjectFields = {
+  name: z.string().min(1).max(300).describe('The name or identifier to screen'),
+  type: EntryTypeSchema.optional().describe('The subject\'s type: entries of another type are scored 0.25 lower'),
+  birthDate: DateSchema.optional().describe('Date of birth (individuals): YYYY-MM-DD or YYYY'),
+  country: z.string().min(2).max(100).optional().describe('Any country linked to the subject (ISO code or English name), compared with every country link of the entry'),
+  nationality: z.string().min(2).max(100).optional().describe('Nationality of the subject, compared with the entry\'s nationalities (its country links when the list does not tell them apart)'),
+  identifiers: z.array(z.object({ kind: z.string().min(2).max(40), value: z.string().min(3).max(120) })).max(20).optional()
+    .describe('Documents and registrations: kind passport, national_id, imo, mmsi, bic, lei or crypto; a match is decisive'),
+  programs: z.array(z.string().min(1).max(40)).max(50).optional().describe('Only entries under one of these programs'),
+  sources: z.array(z.string().min(1).max(40)).max(20).optional().describe('Only entries of these lists (OFAC-SDN, UN, …)'),
+  includeWeakAliases: z.boolean().optional().describe('Also screen weak aliases (default false: OFAC FAQ 124, weak AKAs confirm, they do not screen)')
+}
+
+const _subject = z.object(SubjectFields)
+type Subject = z.infer<typeof _subject>
+
+const QuerySchema = z.object({
+  name: z.string(),
+  type: z.string().optional(),
+  birthDate: z.string().optional(),
+  country: z.string().optional(),
+  nationality: z.string().optional(),
+  identifiers: z.array(z.object({ kind: z.string(), value: z.string() })).optional(),
+  programs: z.array(z.string()).optional(),
+  sources: z.array(z.string()).optional(),
+  includeWeakAliases: z.boolean().optional()
+})
+
+const WeakAliasPolicySchema = z.enum(['excluded', 'included']).describe('Whether weak aliases were screened')
+
+function echo (a: Subject): z.infer<typeof QuerySchema> {
+  const q: z.infer<typeof QuerySchema> = { name: a.name }
+  for (const k of ['type', 'birthDate', 'country', 'nationality', 'identifiers', 'programs', 'sources', 'includeWeakAliases'] as const) {
+    if (a[k] !== undefined) (q as Record<string, unknown>)[k] = a[k]
+  }
+  return q
+}
+
+function screenQuery (a: Subject, threshold: number, limit: number): ScreenQuery {
+  return { ...a, threshold, limit }
+}
+
+const hitLines = (hits: ScreeningHit[]): string => hits.map((h) => `\n- ${explainLine(h)}`).join('')
+
+function callerInfo (audit: { caller: { subject: string, clientId?: string, issuer?: string, scopes: string[] } }): CallerInfo {
+  const c = audit.caller
+  return { subject: c.subject, clientId: c.clientId ?? null, issuer: c.issuer ?? null, scopes: c.scopes }
+}
 
 /** Registers the screening tools. */
 export function registerScreeningTools (define: Define, s: Services): void {
   define({
     name: 'screen_sanctions',
     title: 'Screen a name against sanctions lists',
-    description: 'Screens a person, company, vessel or aircraft name (or an identifier such as an IMO number, BIC, LEI or crypto address) ' +
+    description: 'Screens a person, company, vessel or aircraft name (or an identifier such as an IMO number, BIC, LEI, passport or crypto address) ' +
       'against the loaded sanctions lists (OFAC SDN, UN consolidated list). Matching tolerates transliteration, word order, punctuation, ' +
-      `diacritics and legal-form suffixes. Returns candidate hits ranked by score (0..1, default threshold ${DEFAULT_THRESHOLD}); ` +
-      'a hit is a candidate for review, not a determination: use triage_alert, then record_decision. Give birthDate and country when known to sharpen the ranking.',
+      `diacritics, initials and legal-form suffixes. Returns every entry scoring at or above the threshold (0..1, default ${DEFAULT_THRESHOLD}), ranked, ` +
+      'each with an explanation from which its score can be recomputed; a hit is a candidate for review, not a determination: use triage_alert, then record_decision. ' +
+      'Give birthDate, nationality, country and identifiers when known to sharpen the ranking.',
     scope: 'sanctions:screen',
     input: z.object({
-      name: z.string().min(1).max(300).describe('The name or identifier to screen'),
-      type: EntryTypeSchema.optional().describe('Only entries of this type'),
-      birthDate: DateSchema.optional().describe('Date of birth (individuals): YYYY-MM-DD or YYYY'),
-      country: z.string().min(2).max(100).optional().describe('Country associated with the subject (ISO code or English name)'),
+      ...SubjectFields,
       threshold: z.number().min(0).max(1).optional().describe(`Minimum score, default ${DEFAULT_THRESHOLD}`),
       limit: z.number().int().min(1).max(100).optional().describe('Most hits returned, default 10')
     }),
     output: z.object({
-      query: z.object({ name: z.string(), type: z.string().optional(), birthDate: z.string().optional(), country: z.string().optional() }),
+      query: QuerySchema,
       hits: z.array(HitSchema),
+      weakAliasPolicy: WeakAliasPolicySchema,
       algorithm: z.object({ name: z.string(), version: z.string(), threshold: z.number() }),
       datasets: z.array(DatasetSchema),
       alertId: z.string().optional().describe('The alert opened for this answer when it has at least one hit'),
@@ -48,21 +121,71 @@ export function registerScreeningTools (define: Define, s: Services): void {
     run: async (a, _ctx, audit) => {
       const { version, warnings } = listsNow(s)
       const threshold = a.threshold ?? DEFAULT_THRESHOLD
-      const hits = version.index.screen({ name: a.name, type: a.type, birthDate: a.birthDate, country: a.country, threshold, limit: a.limit ?? 10 })
-      const query: { name: string, type?: string, birthDate?: string, country?: string } = { name: a.name }
-      if (a.type !== undefined) query.type = a.type
-      if (a.birthDate !== undefined) query.birthDate = a.birthDate
-      if (a.country !== undefined) query.country = a.country
+      const { threshold: _t, limit: _l, ...subject } = a
+      const hits = version.index.screen(screenQuery(subject, threshold, a.limit ?? 10))
+      const query = echo(subject)
       const algorithm = { name: ALGORITHM.name, version: ALGORITHM.version, threshold }
-      const answer = { query, hits, algorithm, datasets: version.datasets, listVersion: version.id, warnings }
+      const answer = { query, hits, weakAliasPolicy: ScreeningIndex.weakAliasPolicy(a), algorithm, datasets: version.datasets, listVersion: version.id, warnings }
       if (hits.length === 0) return answer
-      const alertId = await s.records.openAlert({ tool: 'screen_sanctions', requestId: audit.requestId, subject: query, query: { ...query, limit: a.limit ?? 10 }, hits, datasets: version.datasets, algorithm: { ...algorithm, listVersion: version.id }, caller: { subject: audit.caller.subject, clientId: audit.caller.clientId ?? null, issuer: audit.caller.issuer ?? null, scopes: audit.caller.scopes } })
+      const alertId = await s.records.openAlert({ tool: 'screen_sanctions', requestId: audit.requestId, subject: query, query: { ...query, threshold, limit: a.limit ?? 10 }, hits, datasets: version.datasets, algorithm: { ...algorithm, listVersion: version.id }, caller: callerInfo(audit) })
       return { ...answer, alertId }
     },
     effects: (o) => (o.alertId === undefined ? {} : { alertId: o.alertId, alertState: 'open' }),
     summary: (o) => o.hits.length === 0
-      ? `No hit for "${o.query.name}" at threshold ${o.algorithm.threshold}.`
-      : `${o.hits.length} candidate hit(s) for "${o.query.name}"; best: ${o.hits[0]?.source} ${o.hits[0]?.id} ${o.hits[0]?.name} (score ${o.hits[0]?.score}).`
+      ? `No hit for "${o.query.name}" at threshold ${o.algorithm.threshold} (weak aliases ${o.weakAliasPolicy}).`
+      : `${o.hits.length} candidate hit(s) for "${o.query.name}" at threshold ${o.algorithm.threshold} (weak aliases ${o.weakAliasPolicy}); best: ${o.hits[0]?.source} ${o.hits[0]?.id} ${o.hits[0]?.name} (score ${o.hits[0]?.score}).${hitLines(o.hits as ScreeningHit[])}`
+  })
+
+  define({
+    name: 'screen_batch',
+    title: 'Screen up to 1,000 subjects against sanctions lists',
+    description: 'Screens a list of subjects (each with the fields of screen_sanctions and an optional ref) and answers per subject, in input order, ' +
+      'with the same hits and explanations. Sends progress notifications when the request carries a progress token.',
+    scope: 'sanctions:screen',
+    input: z.object({
+      subjects: z.array(z.object({ ref: z.string().max(200).optional().describe('Your reference, echoed back (default: the position, from 1)'), ...SubjectFields })).min(1).max(1000),
+      threshold: z.number().min(0).max(1).optional().describe(`Minimum score, default ${DEFAULT_THRESHOLD}`),
+      limit: z.number().int().min(1).max(100).optional().describe('Most hits per subject, default 10')
+    }),
+    output: z.object({
+      results: z.array(z.object({
+        ref: z.string(),
+        query: QuerySchema,
+        hits: z.array(HitSchema),
+        weakAliasPolicy: WeakAliasPolicySchema,
+        alertId: z.string().optional().describe('The alert opened for this subject when it has at least one hit')
+      })),
+      summary: z.object({ subjects: z.number(), withHits: z.number(), hits: z.number() }),
+      algorithm: z.object({ name: z.string(), version: z.string(), threshold: z.number() }),
+      datasets: z.array(DatasetSchema),
+      listVersion: z.string(),
+      warnings: z.array(WarningSchema)
+    }),
+    readOnly: false,
+    run: async (a, ctx, audit) => {
+      const { version, warnings } = listsNow(s)
+      const threshold = a.threshold ?? DEFAULT_THRESHOLD
+      const algorithm = { name: ALGORITHM.name, version: ALGORITHM.version, threshold }
+      const total = a.subjects.length
+      const step = Math.max(1, Math.ceil(total / 20))
+      const results = []
+      for (let i = 0; i < total; i++) {
+        const { ref, ...subject } = a.subjects[i] as Subject & { ref?: string }
+        const hits = version.index.screen(screenQuery(subject, threshold, a.limit ?? 10))
+        const query = echo(subject)
+        const result = { ref: ref ?? String(i + 1), query, hits, weakAliasPolicy: ScreeningIndex.weakAliasPolicy(subject) }
+        if (hits.length === 0) results.push(result)
+        else {
+          const alertId = await s.records.openAlert({ tool: 'screen_batch', requestId: audit.requestId, subject: { ...query, ref: result.ref }, query: { ...query, threshold, limit: a.limit ?? 10 }, hits, datasets: version.datasets, algorithm: { ...algorithm, listVersion: version.id }, caller: callerInfo(audit) })
+          results.push({ ...result, alertId })
+        }
+        if ((i + 1) % step === 0 || i + 1 === total) await ctx.progress(i + 1, total, `${i + 1} of ${total} subjects screened`)
+      }
+      const withHits = results.filter((r) => r.hits.length > 0).length
+      return { results, summary: { subjects: total, withHits, hits: results.reduce((n, r) => n + r.hits.length, 0) }, algorithm, datasets: version.datasets, listVersion: version.id, warnings }
+    },
+    summary: (o) => `${o.summary.subjects} subject(s) screened at threshold ${o.algorithm.threshold}: ${o.summary.withHits} with hits (${o.summary.hits} hits).` +
+      o.results.filter((r) => r.hits.length > 0).slice(0, 50).map((r) => `\n${r.ref}: ${r.hits.length} hit(s), best ${r.hits[0]?.source} ${r.hits[0]?.id} ${r.hits[0]?.name} (${r.hits[0]?.score})`).join('')
   })
 
   define({
@@ -71,7 +194,7 @@ export function registerScreeningTools (define: Define, s: Services): void {
     description: 'Returns the complete entry of a sanctions list by its source (OFAC-SDN, OFAC-CONS, UN, EU or UK) and the list\'s own id (OFAC ent_num, UN reference number): ' +
       'names and aliases, type, programs, countries, dates of birth, identifiers and remarks.',
     scope: 'sanctions:read',
-    input: z.object({ source: z.enum(['OFAC-SDN', 'OFAC-CONS', 'UN', 'EU', 'UK']), id: z.string().min(1).max(40) }),
+    input: z.object({ source: z.string().min(2).max(40).describe('List code: OFAC-SDN, OFAC-CONS, UN, EU, UK'), id: z.string().min(1).max(40) }),
     output: z.object({
       entry: z.object({
         source: z.string(),
