@@ -1,14 +1,18 @@
 import { EventEmitter } from 'node:events'
+import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CountryRiskLists, sameCountry } from './domain/countries.js'
 import { loadDataDir } from './domain/loaders.js'
 import { ScreeningIndex } from './domain/matching.js'
 import { RecordsStore } from './records/store.js'
-import { DEFAULT_DATA_DIR, type Config } from './config.js'
+import { ConfigError, DEFAULT_DATA_DIR, type Config } from './config.js'
 import type { Services } from './tools/index.js'
 
 /** Opens the records store for a configuration (PostgreSQL with DATABASE_URL, else embedded in DATA_DIR). */
 export async function openRecords (config: Pick<Config, 'DATABASE_URL' | 'dataDir' | 'AUDIT_SIGNING_KEY_FILE' | 'RETENTION_YEARS'>): Promise<RecordsStore> {
+  // A file where the data folder should be is a configuration mistake: name the variable, not ENOTDIR deep in the store.
+  const info = await stat(config.dataDir).catch(() => null)
+  if (info !== null && !info.isDirectory()) throw new ConfigError(`invalid DATA_DIR: ${config.dataDir} is not a directory`)
   return await RecordsStore.open({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir, signingKeyFile: config.AUDIT_SIGNING_KEY_FILE, retentionYears: config.RETENTION_YEARS })
 }
 
