@@ -1,15 +1,19 @@
 import { EventEmitter } from 'node:events'
+import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CountryRiskLists, sameCountry } from './domain/countries.js'
 import type { SanctionsEntry } from './domain/types.js'
 import { ListManager, sourcesOfDir, type VersionCoordinator } from './lists/index.js'
 import { ScreeningIndex } from './screening/index.js'
-import { DEFAULT_DATA_DIR, type Config } from './config.js'
+import { ConfigError, DEFAULT_DATA_DIR, type Config } from './config.js'
 import { RecordsStore } from './records/store.js'
 import type { Services } from './tools/index.js'
 
 /** Opens the records store for a configuration (PostgreSQL with DATABASE_URL, else embedded in DATA_DIR). */
 export async function openRecords (config: Pick<Config, 'DATABASE_URL' | 'dataDir' | 'AUDIT_SIGNING_KEY_FILE' | 'RETENTION_YEARS'>): Promise<RecordsStore> {
+  // A file where the data folder should be is a configuration mistake: name the variable, not ENOTDIR deep in the store.
+  const info = await stat(config.dataDir).catch(() => null)
+  if (info !== null && !info.isDirectory()) throw new ConfigError(`invalid DATA_DIR: ${config.dataDir} is not a directory`)
   return await RecordsStore.open({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir, signingKeyFile: config.AUDIT_SIGNING_KEY_FILE, retentionYears: config.RETENTION_YEARS })
 }
 

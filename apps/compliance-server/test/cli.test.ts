@@ -48,11 +48,12 @@ t.test('each invalid variable stops the process with exit 1 and one line naming 
     [{ PORT: '1e3' }, 'PORT'],
     [{ HOST: 'http://0.0.0.0' }, 'HOST'],
     [{ RATE_LIMIT_WINDOW: 'a while' }, 'RATE_LIMIT_WINDOW'],
-    [{ AUDIT_LOG_FILE: '/tmp' }, 'AUDIT_LOG_FILE'],
+    [{ DATA_DIR: '/etc/hostname' }, 'DATA_DIR'],
     [{ AUTH_ISSUER: 'https://i.test', AUTH_PUBLIC_KEY_FILE: '/etc/hostname' }, 'AUTH_PUBLIC_KEY_FILE']
   ]
   for (const [env, name] of cases) {
-    const r = await run(['serve'], env)
+    // A fresh data folder each time: never the user's own (its lock may be held by a running server).
+    const r = await run(['serve'], { DATA_DIR: await mkdtemp(join(tmpdir(), 'cli-')), ...env })
     t.equal(r.code, 1, `${name} → exit 1`)
     const lines = r.stderr.trim().split('\n')
     t.equal(lines.length, 1, `${name}: one line`)

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
-import { mkdtemp, readFile } from 'node:fs/promises'
+import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
@@ -12,7 +12,6 @@ import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from
 import { buildApp } from '../src/app.js'
 import { ALL_SCOPES, setupAuth } from '../src/auth.js'
 import { loadConfig } from '../src/config.js'
-import { verifyAuditFile } from '../src/domain/audit.js'
 import { createServices } from '../src/services.js'
 
 const SECRET = 'test-secret-that-is-long-enough-0123456789'
@@ -36,6 +35,25 @@ async function redisSkip (): Promise<string | false> {
 }
 const skip = await redisSkip()
 type Text = { uri: string, mimeType?: string, text: string }
+interface AuditRecord { method?: string, resource?: string, outcome: string, caller: { subject: string } }
+
+async function auditRecords (services: Services): Promise<AuditRecord[]> {
+  const out: AuditRecord[] = []
+  for await (const line of services.records.lines()) if ('record' in line) out.push(line.record as AuditRecord)
+  return out
+}
+
+/** Opens a real alert: a screening with a hit on the shipped OFAC sample (Putin, SDN entry 35096). */
+async function openAlert (client: Client | ClientV2): Promise<string> {
+  const res = await client.callTool({ name: 'screen_sanctions', arguments: { name: 'Vladimir Putin', type: 'individual' } })
+  const alertId = (res.structuredContent as { alertId?: string }).alertId
+  if (alertId === undefined) throw new Error(`no alert opened: ${JSON.stringify(res.content)}`)
+  return alertId
+}
+
+async function dataDir (): Promise<string> {
+  return await mkdtemp(join(tmpdir(), 'cs-res-'))
+}
 
 async function signer (sub: string, scopes: string[]): Promise<string> {
   return await new SignJWT({ scope: scopes.join(' '), client_id: 'tests' })
@@ -43,16 +61,14 @@ async function signer (sub: string, scopes: string[]): Promise<string> {
     .sign(new TextEncoder().encode(SECRET))
 }
 
-async function start (t: { teardown: (fn: () => unknown) => void }, extra: Record<string, string> = {}, shared?: Services): Promise<{ url: string, auditFile: string, services: Services }> {
-  const dir = await mkdtemp(join(tmpdir(), 'cs-res-'))
-  const auditFile = join(dir, 'audit.ndjson')
-  const config = loadConfig({ AUTH_ISSUER: 'https://issuer.test', AUTH_HS256_SECRET: SECRET, PORT: '0', AUDIT_LOG_FILE: auditFile, LOG_LEVEL: 'silent', MCP_PUBLIC_URL: 'http://127.0.0.1/mcp', ...extra })
+async function start (t: { teardown: (fn: () => unknown) => void }, extra: Record<string, string> = {}, shared?: Services): Promise<{ url: string, services: Services }> {
+  const config = loadConfig({ AUTH_ISSUER: 'https://issuer.test', AUTH_HS256_SECRET: SECRET, PORT: '0', DATA_DIR: await dataDir(), LOG_LEVEL: 'silent', MCP_PUBLIC_URL: 'http://127.0.0.1/mcp', ...extra })
   const services = shared ?? await createServices(config)
   const { auth } = await setupAuth(config)
   const app = await buildApp({ config, auth, services, logger: false })
-  t.teardown(async () => { await app.close(); if (shared === undefined) await services.audit.close().catch(() => {}) })
+  t.teardown(async () => { await app.close(); if (shared === undefined) await services.records.close().catch(() => {}) })
   await app.listen({ port: 0, host: '127.0.0.1' })
-  return { url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}/mcp`, auditFile, services }
+  return { url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}/mcp`, services }
 }
 
 async function v1 (t: { teardown: (fn: () => unknown) => void }, url: string, scopes: string[], sub = 'analyst-1'): Promise<Client> {
@@ -86,7 +102,7 @@ function updates (client: Client): { heard: string[], until: (uri: string, trigg
 }
 
 t.test('SDK v1: resources/list and templates/list, each resource read as JSON and text, unknown URIs and cursors, every read audited', async (t) => {
-  const { url, auditFile } = await start(t)
+  const { url, services } = await start(t)
   const client = await v1(t, url, [...ALL_SCOPES])
   const caps = client.getServerCapabilities()
   t.match(caps, { resources: { subscribe: true }, prompts: {}, completions: {} })
@@ -111,13 +127,14 @@ t.test('SDK v1: resources/list and templates/list, each resource read as JSON an
   await t.rejects(client.readResource({ uri: 'sanctions://entry/OFAC-SDN/999999999' }), /Resource not found: sanctions:\/\/entry\/OFAC-SDN\/999999999 \(no entry 999999999 in OFAC-SDN\)/)
   await t.rejects(client.readResource({ uri: 'nothing://at/all' }), /Resource not found: nothing:\/\/at\/all/)
 
-  const alertId = `A-${randomUUID()}`
-  await t.rejects(client.readResource({ uri: `case://${alertId}` }), /no case/)
+  const missing = `ALERT-${randomUUID()}`
+  await t.rejects(client.readResource({ uri: `case://${missing}` }), new RegExp(`no case "${missing}"`))
+  const alertId = await openAlert(client)
   await client.callTool({ name: 'record_decision', arguments: { alertId, decision: 'false_positive', note: 'other date of birth' } })
-  await client.callTool({ name: 'add_case_note', arguments: { caseId: alertId, note: 'passport checked' } })
+  await client.callTool({ name: 'add_case_note', arguments: { alertId, note: 'passport checked' } })
   const kase = await client.readResource({ uri: `case://${alertId}` })
-  t.match(JSON.parse((kase.contents[0] as Text).text), { case: { caseId: alertId, decisions: [{ decision: 'false_positive', decidedBy: 'analyst-1' }], notes: [{ note: 'passport checked' }] } })
-  t.match((kase.contents[1] as Text).text, /false_positive by analyst-1: other date of birth[\s\S]*analyst-1: passport checked/)
+  t.match(JSON.parse((kase.contents[0] as Text).text), { case: { caseId: alertId, alertId, alert: { state: 'proposed', hits: [{ source: 'OFAC-SDN', id: '35096' }] }, decisions: [{ decision: 'false_positive', decidedBy: 'analyst-1', state: 'proposed' }], notes: [{ author: 'analyst-1', note: 'passport checked' }] } })
+  t.match((kase.contents[1] as Text).text, /false_positive proposed by analyst-1: other date of birth[\s\S]*analyst-1: passport checked/)
 
   const risk = await client.readResource({ uri: 'risk://countries' })
   const r = JSON.parse((risk.contents[0] as Text).text) as { asOf: { fatf: string, eu: string }, lists: Array<{ list: string, status: string, asOf: string, countries: Array<{ alpha2: string }> }> }
@@ -125,18 +142,17 @@ t.test('SDK v1: resources/list and templates/list, each resource read as JSON an
   t.ok(r.lists.find((l) => l.status === 'call_for_action')?.countries.some((c) => c.alpha2 === 'KP'), 'North Korea is on the FATF call for action')
   t.ok(r.lists.every((l) => l.asOf !== undefined))
 
-  const log = (await readFile(auditFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { record: { method?: string, resource?: string, outcome: string, caller: { subject: string } } })
-  const reads = log.filter((l) => l.record.method === 'resources/read')
-  t.same(reads.map((l) => [l.record.resource, l.record.outcome]), [
+  const reads = (await auditRecords(services)).filter((l) => l.method === 'resources/read')
+  t.same(reads.map((l) => [l.resource, l.outcome]), [
     ['sanctions://sources', 'ok'],
     ['sanctions://entry/OFAC-SDN/306', 'ok'],
     ['sanctions://entry/OFAC-SDN/999999999', 'error'],
-    [`case://${alertId}`, 'error'],
+    [`case://${missing}`, 'error'],
     [`case://${alertId}`, 'ok'],
     ['risk://countries', 'ok']
   ], 'each read of a known resource is audited, failures included; an unknown URI never reaches a handler')
-  t.ok(reads.every((l) => l.record.caller.subject === 'analyst-1'))
-  t.match(await verifyAuditFile(auditFile), { ok: true })
+  t.ok(reads.every((l) => l.caller.subject === 'analyst-1'))
+  t.match(await services.records.verify(), { ok: true })
 })
 
 t.test('scope refusals: each resource needs its own scope, in both SDKs', async (t) => {
@@ -180,7 +196,7 @@ t.test('prompts: the tools they name, the case embedded for a caller who may rea
   t.same(byName.screening_memo?._meta?.['compliance/expectedTools'], ['get_case', 'list_sources', 'get_sanctions_entry', 'add_case_note'])
   t.same(byName.onboard_customer?.arguments?.map((a) => [a.name, a.required]), [['name', true], ['country', true], ['birthDate', false]])
 
-  const alertId = `Q-${randomUUID()}`
+  const alertId = await openAlert(client)
   await client.callTool({ name: 'record_decision', arguments: { alertId, decision: 'escalated', note: 'same date of birth' } })
   const triage = await client.getPrompt({ name: 'triage_hit', arguments: { alertId } })
   const steps = (triage.messages[0]?.content as { text: string }).text
@@ -199,9 +215,9 @@ t.test('prompts: the tools they name, the case embedded for a caller who may rea
   await t.rejects(client.getPrompt({ name: 'onboard_customer', arguments: { name: '  ', country: 'FR' } }), /name: must not be empty/)
   await t.rejects(client.getPrompt({ name: 'no_such_prompt' }), /Unknown prompt/)
 
-  const ids = await client.complete({ ref: { type: 'ref/prompt', name: 'triage_hit' }, argument: { name: 'alertId', value: 'Q-' } })
+  const ids = await client.complete({ ref: { type: 'ref/prompt', name: 'triage_hit' }, argument: { name: 'alertId', value: 'ALERT-' } })
   t.ok(ids.completion.values.includes(alertId), 'the alert ids of cases the caller may read')
-  t.same((await outsider.complete({ ref: { type: 'ref/prompt', name: 'triage_hit' }, argument: { name: 'alertId', value: 'Q-' } })).completion.values, [], 'none without cases:read')
+  t.same((await outsider.complete({ ref: { type: 'ref/prompt', name: 'triage_hit' }, argument: { name: 'alertId', value: 'ALERT-' } })).completion.values, [], 'none without cases:read')
   const template = await client.complete({ ref: { type: 'ref/resource', uri: 'case://{alertId}' }, argument: { name: 'alertId', value: alertId.slice(0, 6) } })
   t.ok(template.completion.values.includes(alertId))
 })
@@ -216,18 +232,18 @@ t.test('sanctions://sources: a subscriber hears of a list refresh', async (t) =>
 })
 
 t.test('case://: a subscriber on one instance hears a decision and a note recorded through another (Redis bus)', { skip }, async (t) => {
-  const shared = await createServices(loadConfig({ AUTH_ISSUER: 'https://issuer.test', AUTH_HS256_SECRET: SECRET, AUDIT_LOG_FILE: join(await mkdtemp(join(tmpdir(), 'cs-res-')), 'a.ndjson') }))
-  t.teardown(async () => { await shared.audit.close().catch(() => {}) })
-  // One records store behind both instances (as the database is); each instance announces its own writes.
+  const shared = await createServices(loadConfig({ AUTH_ISSUER: 'https://issuer.test', AUTH_HS256_SECRET: SECRET, DATA_DIR: await dataDir() }))
+  t.teardown(async () => { await shared.records.close().catch(() => {}) })
+  // One records store behind both instances (as the database is); each instance announces the store's case changes.
   const a = await start(t, { REDIS_URL }, { ...shared })
   const b = await start(t, { REDIS_URL }, { ...shared })
-  const alertId = `R-${randomUUID()}`
   const watcher = await v1(t, a.url, ['cases:read'], 'watcher')
   const heard = updates(watcher)
+  const writer = await v2(t, b.url, ['sanctions:screen', 'alerts:decide', 'cases:write'], 'analyst-b')
+  const alertId = await openAlert(writer)
   await watcher.subscribeResource({ uri: `case://${alertId}` })
-  const writer = await v2(t, b.url, ['alerts:decide', 'cases:write'], 'analyst-b')
   await writer.callTool({ name: 'record_decision', arguments: { alertId, decision: 'confirmed_hit', note: 'same passport' } })
-  t.ok(await heard.until(`case://${alertId}`, async () => { await writer.callTool({ name: 'add_case_note', arguments: { caseId: alertId, note: 'noted' } }) }), 'the watcher on A heard the change made through B')
+  t.ok(await heard.until(`case://${alertId}`, async () => { await writer.callTool({ name: 'add_case_note', arguments: { alertId, note: 'noted' } }) }), 'the watcher on A heard the change made through B')
   const kase = await watcher.readResource({ uri: `case://${alertId}` })
   t.match(JSON.parse((kase.contents[0] as Text).text), { case: { decisions: [{ decision: 'confirmed_hit', decidedBy: 'analyst-b' }] } })
   t.notOk(heard.heard.some((u) => u !== `case://${alertId}`), 'only the watched case')
@@ -268,6 +284,6 @@ t.test('case://: a subscriber on one instance hears a decision and a note record
     }
   }
   t.match(await next(), { method: 'notifications/subscriptions/acknowledged', params: { notifications: { resourceSubscriptions: [`case://${alertId}`] } } }, 'the case is honoured, risk://countries (not subscribable) is not')
-  await writer.callTool({ name: 'add_case_note', arguments: { caseId: alertId, note: 'for the listener' } })
+  await writer.callTool({ name: 'add_case_note', arguments: { alertId, note: 'for the listener' } })
   t.match(await next(), { method: 'notifications/resources/updated', params: { uri: `case://${alertId}` } }, 'the 2026 listener on A heard the note made through B')
 })
