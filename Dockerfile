@@ -16,7 +16,7 @@ ENV NODE_ENV=production \
     LOG_FORMAT=json \
     HOST=0.0.0.0 \
     PORT=3000 \
-    AUDIT_LOG_FILE=/var/lib/compliance/audit.ndjson
+    DATA_DIR=/var/lib/compliance
 WORKDIR /app
 COPY --from=build /out /app
 RUN mkdir -p /var/lib/compliance && chown node:node /var/lib/compliance

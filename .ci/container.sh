@@ -18,13 +18,13 @@ DATA=$(mktemp -d)
 # The build stage's commands (the workspace is already installed and built by .ci/run).
 if pnpm --filter compliance-server deploy --legacy --prod "$OUT" >"$DATA/deploy.log" 2>&1; then ok "pnpm deploy --legacy --prod"; else ko "pnpm deploy --legacy --prod"; tail -n 20 "$DATA/deploy.log"; fi
 if [ -d "$OUT/node_modules/tap" ] || [ -d "$OUT/node_modules/typescript" ]; then ko "no dev dependencies in the deployed tree"; else ok "no dev dependencies in the deployed tree"; fi
-chmod -R a-w "$OUT"   # read-only root file system: only AUDIT_LOG_FILE's folder is writable
+chmod -R a-w "$OUT"   # read-only root file system: only DATA_DIR is writable
 
 PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 HEALTH=$(node .ci/tools/container/check.mjs "$ROOT" --print-healthcheck | tail -n 1)
 # The image's ENV (HOST on loopback here) and entry point, with the auth production requires.
 env -i PATH="$PATH" HOME="$DATA" NODE_ENV=production LOG_FORMAT=json HOST=127.0.0.1 PORT="$PORT" \
-  AUDIT_LOG_FILE="$DATA/audit.ndjson" AUTH_ISSUER=https://issuer.example AUTH_HS256_SECRET=container-check-secret-of-32-chars-or-more \
+  DATA_DIR="$DATA" AUTH_ISSUER=https://issuer.example AUTH_HS256_SECRET=container-check-secret-of-32-chars-or-more \
   node "$OUT/dist/main.js" serve >"$DATA/server.log" 2>&1 &
 PID=$!
 healthy=0

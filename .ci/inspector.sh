@@ -13,7 +13,8 @@ PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{
 export AUTH_ISSUER="http://127.0.0.1:$PORT/ci-issuer"
 AUTH_HS256_SECRET=$(node -e 'console.log(require("crypto").randomBytes(32).toString("base64url"))')
 export AUTH_HS256_SECRET PORT
-export AUDIT_LOG_FILE="$WORK/audit.ndjson" LOG_LEVEL=warn
+export DATA_DIR="$WORK/data" LOG_LEVEL=warn LOG_FORMAT=json
+mkdir -p "$DATA_DIR"
 node apps/compliance-server/dist/main.js serve >"$WORK/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
@@ -46,6 +47,8 @@ check "inspector-cli 1.x (Node 20) tools/list" 'screen_sanctions' bash -c "cd \"
 check "inspector-cli 1.x tools/call names the caller" "$SUBJECT" bash -c "cd \"$TOOLS/node_modules/@modelcontextprotocol/inspector-cli\" && $(printf '%q ' "${V1[@]}") --method tools/call --tool-name screen_sanctions --tool-arg 'name=Muammar Gaddafi'"
 check "inspector-cli 1.x resources/read sanctions://sources" 'sha256' bash -c "cd \"$TOOLS/node_modules/@modelcontextprotocol/inspector-cli\" && $(printf '%q ' "${V1[@]}") --method resources/read --uri sanctions://sources"
 check "inspector-cli 1.x prompts/get onboard_customer" 'screen_sanctions' bash -c "cd \"$TOOLS/node_modules/@modelcontextprotocol/inspector-cli\" && $(printf '%q ' "${V1[@]}") --method prompts/get --prompt-name onboard_customer --prompt-args name=Ada country=GB"
-check "audit log chain verifies" '^ok: ' node apps/compliance-server/dist/main.js verify-audit "$AUDIT_LOG_FILE"
+# The embedded records engine serves one process: stop the server, then verify its chain in DATA_DIR.
+kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null
+check "audit chain verifies" '^ok: ' node apps/compliance-server/dist/main.js verify-audit
 echo "inspector: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

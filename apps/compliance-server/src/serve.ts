@@ -9,6 +9,8 @@ import { registerTools } from './tools/index.js'
 
 /** Starts the service on HTTP (default) or stdio, and shuts it down cleanly on SIGTERM/SIGINT. */
 export async function serve (config: Config): Promise<void> {
+  // Key material is checked before anything is loaded, so a bad key file is the one line the start prints.
+  const external = config.TRANSPORT === 'http' && config.authMode !== 'builtin' ? await setupAuth(config) : null
   const services = await createServices(config, { logger: stderrLogger(config.LOG_LEVEL) })
   if (config.TRANSPORT === 'stdio') {
     await serveStdio(config, services)
@@ -17,7 +19,7 @@ export async function serve (config: Config): Promise<void> {
   const builtin = config.authMode === 'builtin'
     ? await (await import('./oauth/index.js')).setupBuiltinAuth(config, { audit: services.records, store: new RecordsOidcStateStore(services.records.db), onAuditError: (err) => { process.stderr.write(`audit of an auth event failed: ${String(err)}\n`) } })
     : null
-  const { auth, devToken } = builtin ?? await setupAuth(config)
+  const { auth, devToken } = builtin ?? external ?? await setupAuth(config)
   const app = await buildApp({ config, auth, services, ...(builtin === null ? {} : { oauth: builtin }) })
   await app.listen({ host: config.HOST, port: config.PORT })
   if (builtin !== null && builtin.devToken !== null) printBuiltinBanner(config, builtin.issuer, builtin.devPassword as string, builtin.devToken)

@@ -10,7 +10,7 @@ export interface Instance { child: ChildProcess, url: string, stderr: () => stri
 /** Starts `compliance-server serve` as its own process; resolves once it listens. */
 export async function startInstance (t: { teardown: (fn: () => unknown) => void }, env: Record<string, string>): Promise<Instance> {
   const child = spawn(process.execPath, [MAIN, 'serve'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', AUTH_ISSUER: 'https://issuer.test', AUTH_HS256_SECRET: SECRET, MCP_PUBLIC_URL: 'http://127.0.0.1/mcp', PORT: '0', LOG_LEVEL: 'info', RATE_LIMIT_MAX: '1000000', ...env }
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', AUTH_ISSUER: 'https://issuer.test', AUTH_HS256_SECRET: SECRET, MCP_PUBLIC_URL: 'http://127.0.0.1/mcp', PORT: '0', LOG_LEVEL: 'info', LOG_FORMAT: 'json', RATE_LIMIT_MAX: '1000000', ...env }
   })
   let out = ''
   let err = ''
