@@ -56,8 +56,9 @@ t.test('key files that are not PEM keys are named with the cause', async (t) => 
   await t.rejects(setupAuth(missing), /invalid AUTH_PUBLIC_KEY_FILE: cannot read .*nope\.pem \(ENOENT\)/)
 })
 
-t.test('an audit path that is a directory is named with the cause', async (t) => {
+t.test('a data folder that is a file is named with the cause', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'cfg-'))
-  await t.rejects(createServices(loadConfig({ AUDIT_LOG_FILE: dir })), /invalid AUDIT_LOG_FILE: .* is a directory, not a file/)
-  await t.rejects(createServices(loadConfig({ AUDIT_LOG_FILE: join(dir, 'no', 'such', 'a.ndjson') })), /invalid AUDIT_LOG_FILE: .* is in a folder that does not exist/)
+  const file = join(dir, 'not-a-folder')
+  await writeFile(file, 'x')
+  await t.rejects(createServices(loadConfig({ DATA_DIR: file })), /invalid DATA_DIR: .*not-a-folder is not a directory/)
 })
