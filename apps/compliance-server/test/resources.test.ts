@@ -116,9 +116,11 @@ t.test('SDK v1: resources/list and templates/list, each resource read as JSON an
   const sources = await client.readResource({ uri: 'sanctions://sources' })
   const [json, text] = sources.contents as Text[]
   t.equal(json?.mimeType, 'application/json')
-  const body = JSON.parse(json?.text ?? '{}') as { datasets: Array<{ source: string, sha256: string, records: number, fileDate: string }> }
+  const body = JSON.parse(json?.text ?? '{}') as { datasets: Array<{ source: string, sha256: string, records: number, publishedAt: string | null, fileDate?: string }> }
   t.same(body.datasets.map((d) => d.source).sort(), ['OFAC-SDN', 'UN'])
-  t.ok(body.datasets.every((d) => /^[0-9a-f]{64}$/.test(d.sha256) && d.records > 0 && /^\d{4}-\d{2}-\d{2}$/.test(d.fileDate)))
+  // publishedAt is the date the list states (YYYY-MM-DD) or null (OFAC CSV carries none); fileDate mirrors it only when known
+  t.ok(body.datasets.every((d) => /^[0-9a-f]{64}$/.test(d.sha256) && d.records > 0 &&
+    (d.publishedAt === null ? d.fileDate === undefined : /^\d{4}-\d{2}-\d{2}$/.test(d.publishedAt) && d.fileDate === d.publishedAt)))
   t.match(text, { mimeType: 'text/plain', text: /OFAC-SDN: .* records, sha256 [0-9a-f]{64}/ })
 
   const entry = await client.readResource({ uri: 'sanctions://entry/OFAC-SDN/306' })

@@ -69,7 +69,7 @@ t.test('every tool answers with structured content stamped with the verified cal
   t.match(iban.structuredContent, { valid: true })
   const entry = await client.callTool({ name: 'get_sanctions_entry', arguments: { source: 'UN', id: 'KPe.001' } })
   t.match(entry.structuredContent, { entry: { source: 'UN', id: 'KPe.001', type: 'entity' } })
-  const putin = await client.callTool({ name: 'screen_sanctions', arguments: { name: 'Vladimir Putin', birthDate: '1990-02-02', type: 'individual' } })
+  const putin = await client.callTool({ name: 'screen_sanctions', arguments: { name: 'Vladimir Putin', birthDate: '1990-02-02', type: 'individual', threshold: 0.85 } })
   const alertId = (putin.structuredContent as { alertId: string }).alertId
   t.match(alertId, /^ALERT-/, 'an answer with a hit opens an alert')
   const triage = await client.callTool({ name: 'triage_alert', arguments: { alertId, hit: { source: 'X', id: 'forged', matchedName: 'nobody', score: 0.1 }, subject: { name: 'Someone Else' } } })
@@ -88,12 +88,13 @@ t.test('every tool answers with structured content stamped with the verified cal
   t.equal(invalid.isError, true, 'bad input is a clear tool error')
 
   const log = await auditRecords(services)
-  t.equal(log.length, 12, 'one record per validated call, errors included')
+  t.equal(log.length, 13, 'one record per validated call, errors included, plus the refusal of the invalid call')
+  t.same(log.filter((l) => (l as { kind?: string }).kind === 'refusal').map((l) => [l.tool, l.outcome]), [['screen_sanctions', 'refused']], 'the invalid input is audited as a refusal (plugin onRefusal)')
   t.ok(log.every((l) => l.caller.subject === 'analyst-1'))
   t.same(log.filter((l) => l.outcome === 'error').map((l) => l.tool), ['country_risk', 'get_case'])
   t.match(log.find((l) => l.tool === 'record_decision')?.effects, { alertId, alertState: 'proposed' }, 'the transition is in the audit record')
   t.notMatch(JSON.stringify(log), /eyJ/, 'no token in the audit log')
-  t.match(await services.records.verify(), { ok: true, records: 12 })
+  t.match(await services.records.verify(), { ok: true, records: 13 })
   await client.close()
 })
 
@@ -119,7 +120,11 @@ t.test('the same service under 2026-07-28: the SDK v2 client without a session, 
   })
   t.equal(res.status, 403)
   t.match(res.headers.get('www-authenticate'), /error="insufficient_scope".*scope="alerts:decide"/)
-  t.equal((await auditRecords(services)).length, 1, 'the refused call was never run (its refusal audit comes with the plugin\'s onRefusal)')
+  const refusals = (await auditRecords(services)).filter((l) => l.kind === 'refusal')
+  t.equal(refusals.length, 1, 'the refused call was never run (its refusal audit comes with the plugin\'s onRefusal)')
+  t.match(refusals[0], { kind: 'refusal', tool: 'record_decision', outcome: 'refused', caller: { subject: 'analyst-10' } })
+  t.notMatch(JSON.stringify(refusals), weak, 'no token material in the refusal record')
+  t.notMatch(JSON.stringify(refusals), /eyJ/, 'no token material in the refusal record')
 })
 
 t.test('each tool refuses a token without its scope: 403 before the handler runs', async (t) => {
@@ -134,7 +139,11 @@ t.test('each tool refuses a token without its scope: 403 before the handler runs
     t.match(res.headers.get('www-authenticate'), new RegExp(`error="insufficient_scope".*scope="${scope}"`), tool)
     t.match(await res.json(), { id: 2, error: { message: new RegExp(tool) } })
   }
-  t.same(await auditRecords(services), [], 'no handler ran')
+  const after = await auditRecords(services)
+  t.same(after.filter((l) => l.kind !== 'refusal'), [], 'no handler ran')
+  t.same(after.map((l) => l.tool).sort(), Object.keys(scopes).sort(), 'each refusal is audited once (plugin onRefusal)')
+  t.ok(after.every((l) => l.kind === 'refusal' && l.outcome === 'refused'))
+  t.notMatch(JSON.stringify(after), /eyJ/, 'no token material in the refusal records')
 })
 
 t.test('the caller comes from the current token: a refreshed token with other scopes is seen at once', async (t) => {

@@ -57,7 +57,7 @@ export function registerResources (registry: McpRegistry, s: Services): void {
     scopes: ['sanctions:read'],
     subscribable: true,
     handler: async (uri, ctx) => await audited(s, uri, ctx, () => jsonAndText(uri, { datasets: s.datasets },
-      s.datasets.map((d) => `${d.source}: ${d.file}, dated ${d.fileDate}, ${d.records} records, sha256 ${d.sha256}${d.note === undefined ? '' : ` (${d.note})`}`).join('\n')))
+      s.datasets.map((d) => `${d.source}: ${d.file}, ${d.publishedAt === null ? 'undated' : `dated ${d.publishedAt}`}, ${d.records} records, sha256 ${d.sha256}${d.note === undefined ? '' : ` (${d.note})`}`).join('\n')))
   })
 
   registry.resourceTemplate({
