@@ -57,6 +57,8 @@ export async function createServices (config: ListsConfig, o: { logger?: Logger,
     ...(coordinator === undefined ? {} : { coordinator }),
     ...(o.now === undefined ? {} : { now: o.now })
   })
+  // The records store first: a bad DATA_DIR is the one line a failed start prints.
+  const records = await openRecords(config)
   await lists.start()
   const changes = new EventEmitter()
   lists.onListChange(() => { changes.emit('sources') })
@@ -67,7 +69,7 @@ export async function createServices (config: ListsConfig, o: { logger?: Logger,
     get datasets () { return lists.current().datasets },
     lists,
     risk: await CountryRiskLists.load(riskFile),
-    records: await openRecords(config),
+    records,
     onSourcesChanged: (listener) => {
       changes.on('sources', listener)
       return () => { changes.off('sources', listener) }

@@ -40,10 +40,10 @@ t.test('development mode only when NODE_ENV is unset, development or test', asyn
   for (const v of [undefined, '', 'development', 'test', 'Development', 'TEST']) t.equal(isDevelopmentEnv(v), true, String(v))
   for (const v of ['production', 'Production', 'PRODUCTION', 'prod', 'staging', 'dev', 'testing']) {
     t.equal(isDevelopmentEnv(v), false, v)
-    fails(t, { NODE_ENV: v }, /invalid AUTH_ISSUER: NODE_ENV=.* requires authentication/, `NODE_ENV=${v} refuses to start without auth`)
+    fails(t, { NODE_ENV: v }, /invalid AUTH_MODE: NODE_ENV=.* requires authentication/, `NODE_ENV=${v} refuses to start without auth`)
   }
-  t.equal(loadConfig({ NODE_ENV: 'Test' }).authMode, 'development')
-  t.equal(loadConfig({ NODE_ENV: 'staging', TRANSPORT: 'stdio' }).authMode, 'development', 'stdio has no network caller')
+  t.equal(loadConfig({ NODE_ENV: 'Test' }).authMode, 'builtin')
+  t.doesNotThrow(() => loadConfig({ NODE_ENV: 'staging', TRANSPORT: 'stdio' }), 'stdio has no network caller: it starts without auth')
 })
 
 t.test('key files that are not PEM keys are named with the cause', async (t) => {
