@@ -14,7 +14,7 @@ import { createServices } from '../src/services.js'
 const SECRET = 'test-secret-that-is-long-enough-0123456789'
 
 type Services = Awaited<ReturnType<typeof createServices>>
-interface AuditRecord { tool: string, outcome: string, caller: { subject: string }, session: unknown, protocolVersion: string, effects?: Record<string, unknown> }
+interface AuditRecord { kind?: string, tool: string, outcome: string, caller: { subject: string }, session: unknown, protocolVersion: string, effects?: Record<string, unknown> }
 
 async function auditRecords (services: Services): Promise<AuditRecord[]> {
   const out: AuditRecord[] = []
