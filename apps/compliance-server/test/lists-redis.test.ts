@@ -7,6 +7,7 @@ import { Redis } from 'ioredis'
 import { DEFAULT_DATA_DIR } from '../src/config.js'
 import { ListManager } from '../src/lists/index.js'
 import { createRedisCoordinator } from '../src/lists/redis.js'
+import { until } from './helpers/wait.js'
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 const probe = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
@@ -48,7 +49,6 @@ t.test('instances converge on the list version through Redis', { skip: redisUp ?
   body = un.replace('<FIRST_NAME>JO</FIRST_NAME>', '<FIRST_NAME>JOE</FIRST_NAME>')
   await a.refresh()
   t.not(a.current().id, v1)
-  const until = Date.now() + 10_000
-  while (b.current().id !== a.current().id && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20))
+  await until(() => b.current().id === a.current().id)
   t.equal(b.current().id, a.current().id, 'b converged without its own timer')
 })

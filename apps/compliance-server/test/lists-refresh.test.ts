@@ -12,6 +12,7 @@ import { setupAuth } from '../src/auth.js'
 import { DEFAULT_DATA_DIR, loadConfig } from '../src/config.js'
 import { ListManager, type ListChange } from '../src/lists/index.js'
 import { buildScreeningIndex, createServices } from '../src/services.js'
+import { until } from './helpers/wait.js'
 
 const UN_XML = await readFile(join(DEFAULT_DATA_DIR, 'un-sample', 'consolidated.sample.xml'), 'utf8')
 const NEW_PERSON = `<INDIVIDUAL><DATAID>9999999</DATAID><VERSIONNUM>1</VERSIONNUM><FIRST_NAME>ZEBEDIAH</FIRST_NAME><SECOND_NAME>QUORTLEBY</SECOND_NAME>
@@ -163,8 +164,7 @@ t.test('through the service: screening during swaps never fails or mixes version
     srv.set(bodies[i % 2] as string)
     await services.lists.refresh()
     const target = answers.length + 4
-    const until = Date.now() + 20_000
-    while (answers.length < target && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 5))
+    await until(() => answers.length >= target, 20_000, 5)
   }
   running = false
   await Promise.all(loads)
@@ -229,13 +229,11 @@ t.test('an OFAC CSV set from a base URL, refreshed by the timer: conditional req
   t.same(m.current().datasets.map((d) => [d.source, d.records, d.publishedAt]), [['OFAC-SDN', 68, null]])
   t.ok(seen.some(([n, s]) => n === 'cons_prim.csv' && s === 404), 'the consolidated set was looked for')
   // The timer checks again: every present file answers 304, nothing is rebuilt.
-  const until = Date.now() + 10_000
-  while (!seen.some(([n, s]) => n === 'sdn.csv' && s === 304) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10))
-  t.ok(seen.some(([n, s]) => n === 'sdn.csv' && s === 304))
+  t.ok(await until(() => seen.some(([n, s]) => n === 'sdn.csv' && s === 304), 10_000, 10))
   t.equal(builds, 1)
   // A new row appears in sdn.csv: the timer picks it up without a restart.
   files.set('sdn.csv', Buffer.concat([files.get('sdn.csv') as Buffer, Buffer.from('99999001,"QUORTLEBY, Zebediah","individual","[SDGT]",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n', 'latin1')]))
-  while (m.current().index.screen({ name: 'Zebediah Quortleby' }).length === 0 && Date.now() < until + 10_000) await new Promise((resolve) => setTimeout(resolve, 10))
+  await until(() => m.current().index.screen({ name: 'Zebediah Quortleby' }).length > 0, 20_000, 10)
   t.equal(m.current().index.screen({ name: 'Zebediah Quortleby' })[0]?.id, '99999001')
   t.equal(m.current().datasets[0]?.records, 69)
 })

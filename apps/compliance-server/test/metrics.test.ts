@@ -10,6 +10,7 @@ import { buildApp } from '../src/app.js'
 import { ALL_SCOPES, setupAuth } from '../src/auth.js'
 import { loadConfig } from '../src/config.js'
 import { createServices } from '../src/services.js'
+import { until } from './helpers/wait.js'
 
 const SECRET = 'test-secret-that-is-long-enough-0123456789'
 
@@ -52,10 +53,10 @@ t.test('METRICS_PORT serves a Prometheus scrape of the MCP and tool metrics; the
   }
   t.match((await fetch(`http://127.0.0.1:${address.port}/metrics`)).headers.get('content-type'), /^text\/plain; version=0\.0\.4/)
   let families = await scrape()
-  for (let i = 0; i < 100 && !/^mcp_server_session_duration_seconds_count\{reason="\w+"\} 1$/m.test(raw); i++) {
-    await new Promise((resolve) => setTimeout(resolve, 20))
+  await until(async () => {
     families = await scrape()
-  }
+    return /^mcp_server_session_duration_seconds_count\{reason="\w+"\} 1$/m.test(raw)
+  }, 2_000)
   // The parser flattens a labelled histogram's _count/_sum series into one sample (parse-prometheus-text-format 1.1.1):
   // histogram families are checked through it (name, type, help), their per-label counts on the text's `_count` lines.
   const histogramCount = (name: string, labels: Record<string, string>): number | null => {

@@ -13,6 +13,7 @@ import { buildApp } from '../src/app.js'
 import { ALL_SCOPES, setupAuth } from '../src/auth.js'
 import { loadConfig } from '../src/config.js'
 import { createServices } from '../src/services.js'
+import { until } from './helpers/wait.js'
 
 const SECRET = 'test-secret-that-is-long-enough-0123456789'
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -94,7 +95,7 @@ function updates (client: Client): { heard: string[], until: (uri: string, trigg
     until: async (uri, trigger) => {
       for (let i = 0; i < 50 && !heard.includes(uri); i++) {
         await trigger()
-        for (let j = 0; j < 10 && !heard.includes(uri); j++) await new Promise((resolve) => setTimeout(resolve, 20))
+        await until(() => heard.includes(uri), 200)
       }
       return heard.includes(uri)
     }
