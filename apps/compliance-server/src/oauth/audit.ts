@@ -10,7 +10,7 @@ export interface AuthEvent {
 
 export interface AuditSink { append: (record: Record<string, unknown>) => Promise<unknown> }
 
-/** The one function every auth event goes through; today it writes to the service's AuditLog. */
+/** The one function every auth event goes through; it appends to the audit chain of the records store. */
 export type AuditAuthEvent = (event: AuthEvent) => Promise<void>
 
 export function createAuthAuditor (sink: AuditSink, onError: (err: unknown) => void): AuditAuthEvent {

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { ProtocolError, type ReadResourceResult } from '@modelcontextprotocol/server'
 import { RPC, type McpContext } from '@mcp-fastify/fastify-mcp'
-import { sha256Of } from '../domain/audit.js'
-import type { Services } from '../tools/define.js'
+import { sha256Of, type Services } from '../tools/define.js'
 
 /** The answer for a URI that matches a template but names nothing the service holds. */
 export function notFound (uri: string, why: string): ProtocolError {

@@ -86,7 +86,8 @@ function render (summary: string, structured: Record<string, unknown>): string {
   return `${summary}\n\n${JSON.stringify(structured, null, 2)}`
 }
 
-function sha256Of (value: unknown): string {
+/** SHA-256 of the canonical JSON of a call's input, credentials removed: the `inputSha256` of every audit stamp. */
+export function sha256Of (value: unknown): string {
   return createHash('sha256').update(canonical(withoutSecrets(JSON.parse(JSON.stringify(value ?? null))))).digest('hex')
 }
 
