@@ -31,7 +31,7 @@ function start (env: Record<string, string>): Running {
 
 t.test('development console: one readable line per request, the banner last and once', { todo: 'stale after the merge: waits for the dev-mode banner, but development now defaults to the built-in sign-in banner' }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'console-'))
-  const s = start({ PORT: '0', AUDIT_LOG_FILE: join(dir, 'a.ndjson') })
+  const s = start({ PORT: '0', DATA_DIR: dir })
   t.teardown(s.stop)
   await s.waitFor('stderr', /Authorization: Bearer \S+\n\n/)
   const port = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(s.stderr())?.[1] as string
@@ -53,7 +53,7 @@ t.test('development console: one readable line per request, the banner last and 
 
 t.test('LOG_FORMAT=json (the production default): one JSON object per request on stdout', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'console-'))
-  const s = start({ PORT: '0', AUDIT_LOG_FILE: join(dir, 'a.ndjson'), LOG_FORMAT: 'json' })
+  const s = start({ PORT: '0', DATA_DIR: dir, LOG_FORMAT: 'json' })
   t.teardown(s.stop)
   await s.waitFor('stdout', /Server listening/)
   const port = /"msg":"Server listening at http:\/\/127\.0\.0\.1:(\d+)"/.exec(s.stdout())?.[1] as string

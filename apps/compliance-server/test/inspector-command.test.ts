@@ -11,7 +11,7 @@ const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url))
 t.test('the Inspector command the banner prints runs as printed on this Node and lists the tools', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'insp-'))
   const port = await freePort()
-  const child = spawn(process.execPath, [MAIN, 'serve'], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: String(port), DATA_DIR: dir, AUDIT_LOG_FILE: join(dir, 'a.ndjson'), LOG_LEVEL: 'silent' } })
+  const child = spawn(process.execPath, [MAIN, 'serve'], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: String(port), DATA_DIR: dir, LOG_LEVEL: 'silent' } })
   t.teardown(() => { child.kill('SIGTERM') })
   let banner = ''
   const command = await new Promise<string>((resolve, reject) => {
