@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import fastifyMcp, { type AuthOptions } from '@mcp-fastify/fastify-mcp'
@@ -36,7 +36,8 @@ export interface BuildOptions {
   config: Config
   auth: AuthOptions
   services: Services
-  logger?: boolean
+  /** false: no logging (tests); a logger: the one the rest of the process writes to; default: one made from the config. */
+  logger?: false | FastifyBaseLogger
   /** The built-in authorization server's routes (AUTH_MODE=builtin). */
   oauth?: { register: (app: FastifyInstance) => Promise<void> }
 }
@@ -45,7 +46,7 @@ export interface BuildOptions {
 export async function buildApp (o: BuildOptions): Promise<FastifyInstance> {
   const { config } = o
   const app = Fastify({
-    ...(o.logger === false ? { logger: false } : { loggerInstance: createLogger({ level: config.LOG_LEVEL, format: config.logFormat }) }),
+    ...(o.logger === false ? { logger: false } : { loggerInstance: o.logger ?? createLogger({ level: config.LOG_LEVEL, format: config.logFormat }) }),
     logController: new OneLineLogController(),
     genReqId: () => randomUUID(),
     // SSE streams must not hold shutdown hostage; the plugin ends them in preClose.

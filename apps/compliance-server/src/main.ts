@@ -22,9 +22,25 @@ const USAGE = `usage: compliance-server [serve|mint-token|verify-audit|export-au
                                 screen a customer file (header: name, optional ref,type,birthDate,country,nationality)`
 
 async function serveCommand (): Promise<void> {
-  const config = loadConfig()
+  let config = loadConfig()
+  if (config.TRANSPORT === 'http' && config.PORT === 0) {
+    // PORT=0 asks for any free port: take one now, so the public URL, the issuer and the banner name the real one.
+    config = loadConfig({ ...process.env, PORT: String(await freePort(config.HOST)) })
+  }
   const { serve } = await import('./serve.js')
   await serve(config)
+}
+
+async function freePort (host: string): Promise<number> {
+  const { createServer } = await import('node:net')
+  return await new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', reject)
+    probe.listen(0, host, () => {
+      const { port } = probe.address() as { port: number }
+      probe.close(() => { resolve(port) })
+    })
+  })
 }
 
 async function mintCommand (args: string[]): Promise<void> {

@@ -4,14 +4,17 @@ import { McpRegistry, type McpCaller } from '@mcp-fastify/fastify-mcp'
 import { ALL_SCOPES, setupAuth } from './auth.js'
 import { buildApp, SERVER_INFO } from './app.js'
 import type { Config } from './config.js'
-import { createServices, stderrLogger } from './services.js'
+import { createLogger } from './logging.js'
+import { createServices } from './services.js'
 import { registerTools } from './tools/index.js'
 
 /** Starts the service on HTTP (default) or stdio, and shuts it down cleanly on SIGTERM/SIGINT. */
 export async function serve (config: Config): Promise<void> {
   // Key material is checked before anything is loaded, so a bad key file is the one line the start prints.
   const external = config.TRANSPORT === 'http' && config.authMode !== 'builtin' ? await setupAuth(config) : null
-  const services = await createServices(config, { logger: stderrLogger(config.LOG_LEVEL) })
+  // One logger for the whole process, so list refreshes read like the request lines (pretty or JSON).
+  const logger = createLogger({ level: config.LOG_LEVEL, format: config.logFormat })
+  const services = await createServices(config, { logger: logger.child({ component: 'lists' }) })
   if (config.TRANSPORT === 'stdio') {
     await serveStdio(config, services)
     return
@@ -20,7 +23,7 @@ export async function serve (config: Config): Promise<void> {
     ? await (await import('./oauth/index.js')).setupBuiltinAuth(config, { audit: services.records, store: new RecordsOidcStateStore(services.records.db), onAuditError: (err) => { process.stderr.write(`audit of an auth event failed: ${String(err)}\n`) } })
     : null
   const { auth, devToken } = builtin ?? external ?? await setupAuth(config)
-  const app = await buildApp({ config, auth, services, ...(builtin === null ? {} : { oauth: builtin }) })
+  const app = await buildApp({ config, auth, services, logger, ...(builtin === null ? {} : { oauth: builtin }) })
   await app.listen({ host: config.HOST, port: config.PORT })
   if (builtin !== null && builtin.devToken !== null) printBuiltinBanner(config, builtin.issuer, builtin.devPassword as string, builtin.devToken)
   else if (devToken !== null) printDevelopmentBanner(config, devToken)

@@ -29,16 +29,6 @@ type ListsConfig = Pick<Config, 'SANCTIONS_DATA_DIR' | 'DATABASE_URL' | 'dataDir
 
 interface Logger { info: (o: object, m: string) => void, warn: (o: object, m: string) => void, error: (o: object, m: string) => void }
 
-const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: 100 } as const
-
-/** JSON lines on stderr, in the shape of Fastify's logger, for list events that happen outside a request. */
-export function stderrLogger (level: keyof typeof LEVELS = 'info'): Logger {
-  const at = (lvl: 'info' | 'warn' | 'error') => (o: object, msg: string): void => {
-    if (LEVELS[lvl] >= LEVELS[level]) process.stderr.write(`${JSON.stringify({ level: LEVELS[lvl], time: Date.now(), component: 'lists', ...o, msg })}\n`)
-  }
-  return { info: at('info'), warn: at('warn'), error: at('error') }
-}
-
 /** Loads the lists (and keeps them refreshed), builds the index and opens the records store. */
 export async function createServices (config: ListsConfig, o: { logger?: Logger, coordinator?: VersionCoordinator, now?: () => number } = {}): Promise<Services & { sourcesChanged: () => void }> {
   const sources = config.sanctionsSources ?? await sourcesOfDir(config.SANCTIONS_DATA_DIR)

@@ -71,7 +71,11 @@ t.test('AUTH_MODE=dev prints a token with every scope and the Inspector command'
   const claims = decodeJwt(token)
   t.equal(claims.sub, 'developer')
   t.equal((claims.scope as string).split(' ').length, 9)
-  t.match(r.stderr, /npx -y @modelcontextprotocol\/inspector@0\.21\.2 --cli http:\/\/127\.0\.0\.1:0\/mcp --transport http --header "Authorization: Bearer /)
+  // PORT=0 takes a free port before anything is built: the banner and the token's audience name it.
+  const port = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(r.stderr)?.[1] ?? /MCP endpoint: +http:\/\/127\.0\.0\.1:(\d+)\//.exec(r.stderr)?.[1]
+  t.not(port, '0')
+  t.equal(claims.aud, `http://127.0.0.1:${port ?? ''}/mcp`)
+  t.match(r.stderr, new RegExp(`npx -y @modelcontextprotocol/inspector@0\\.21\\.2 --cli http://127\\.0\\.0\\.1:${port ?? ''}/mcp --transport http --header "Authorization: Bearer `))
 })
 
 t.test('by default in development the built-in authorization server signs in analyst; the banner prints the password and a token', async (t) => {
@@ -79,9 +83,11 @@ t.test('by default in development the built-in authorization server signs in ana
   const r = await run(['serve'], { PORT: '0', DATA_DIR: dir, LOG_LEVEL: 'silent' }, 30_000, /--method tools\/list/)
   t.match(r.stderr, /Development user: +analyst/)
   t.match(r.stderr, /Password: +\S{12,} +\(random per start/)
-  t.match(r.stderr, /Authorization server: +http:\/\/127\.0\.0\.1:0\/oauth/)
+  const port = /MCP endpoint: +http:\/\/127\.0\.0\.1:(\d+)\/mcp/.exec(r.stderr)?.[1] ?? ''
+  t.ok(Number(port) > 0, 'PORT=0: the banner names the port taken')
+  t.match(r.stderr, new RegExp(`Authorization server: +http://127\\.0\\.0\\.1:${port}/oauth`))
   const token = /Token: +(\S+)/.exec(r.stderr)?.[1] as string
-  t.match(decodeJwt(token), { sub: 'analyst', iss: 'http://127.0.0.1:0/oauth', aud: 'http://127.0.0.1:0/mcp' })
+  t.match(decodeJwt(token), { sub: 'analyst', iss: `http://127.0.0.1:${port}/oauth`, aud: `http://127.0.0.1:${port}/mcp` })
   t.match(r.stderr, /npx -y @modelcontextprotocol\/inspector@0\.21\.2 --cli /)
 })
 

@@ -29,25 +29,41 @@ function start (env: Record<string, string>): Running {
   }
 }
 
-t.test('development console: one readable line per request, the banner last and once', { todo: 'stale after the merge: waits for the dev-mode banner, but development now defaults to the built-in sign-in banner' }, async (t) => {
+t.test('development console: one readable line per request, the banner last and once, naming the real port', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'console-'))
   const s = start({ PORT: '0', DATA_DIR: dir })
   t.teardown(s.stop)
-  await s.waitFor('stderr', /Authorization: Bearer \S+\n\n/)
+  await s.waitFor('stderr', /MCP Inspector \(CLI\):\n {2}npx [^\n]+\n\n/)
   const port = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(s.stderr())?.[1] as string
   t.ok(port, 'the listen line is readable')
   const boot = s.stderr()
-  t.equal(boot.split('DEVELOPMENT MODE').length - 1, 1, 'banner once')
-  t.ok(boot.indexOf('Server listening') < boot.indexOf('DEVELOPMENT MODE'), 'banner after the start-up lines')
-  t.equal(boot.trimEnd().split('\n').at(-1)?.trim().startsWith('Authorization: Bearer'), true, 'the token line ends the start-up output')
+  t.equal(boot.split('*** DEVELOPMENT:').length - 1, 1, 'banner once')
+  t.ok(boot.indexOf('Server listening') < boot.indexOf('*** DEVELOPMENT:'), 'banner after the start-up lines')
+  t.match(boot, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: sanctions lists swapped /m, 'list events read like the rest of the console')
+  t.notMatch(boot, /^\{"level"/m, 'no raw JSON line in the pretty console')
+  t.match(boot, new RegExp(`MCP endpoint: +http://127\\.0\\.0\\.1:${port}/mcp`), 'PORT=0: the banner names the port it listens on')
+  t.match(boot, new RegExp(`Authorization server: +http://127\\.0\\.0\\.1:${port}/oauth`))
+  t.match(boot.trimEnd().split('\n').at(-1)?.trim(), new RegExp(`^npx -y @modelcontextprotocol/inspector@\\S+ --cli http://127\\.0\\.0\\.1:${port}/mcp `), 'the Inspector command ends the start-up output')
+  const token = /^Token: +(\S+)$/m.exec(boot)?.[1] as string
 
   await fetch(`http://127.0.0.1:${port}/health`)
   await fetch(`http://127.0.0.1:${port}/mcp`, { method: 'POST' })
-  await s.waitFor('stderr', /POST \/mcp 401/)
-  const after = s.stderr().slice(boot.length).trim().split('\n')
-  t.equal(after.length, 2, 'two requests, two lines')
+  const init = await fetch(`http://127.0.0.1:${port}/mcp`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'console-test', version: '1' } } })
+  })
+  t.equal(init.status, 200, 'the banner token is accepted by the endpoint the banner names')
+  await init.text()
+  await s.waitFor('stderr', /POST \/mcp 200/)
+  const lines = s.stderr().slice(boot.length).trim().split('\n')
+  t.ok(lines.every((l) => /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: (GET|POST) \S+ \d{3} \d+\.\d ms$/.test(l)), 'every line is one request')
+  // The built-in authorization server's keys are fetched once through its own JWKS route, as any verifier would.
+  const after = lines.filter((l) => !l.includes(' GET /oauth/jwks ') && !l.includes(' GET /jwks '))
+  t.equal(after.length, 3, 'three requests, three lines (besides the JWKS fetch)')
   t.match(after[0], /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: GET \/health 200 \d+\.\d ms$/)
   t.match(after[1], /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: POST \/mcp 401 \d+\.\d ms$/)
+  t.match(after[2], /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: POST \/mcp 200 \d+\.\d ms$/)
   t.equal(s.stdout(), '', 'nothing on stdout')
 })
 

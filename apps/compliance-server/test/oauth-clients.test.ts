@@ -36,7 +36,7 @@ async function metadataServer (t: { teardown: (fn: () => unknown) => void }): Pr
   return { url, ca: tls.cert, hits: () => hits }
 }
 
-t.test('Client ID Metadata Document: an https client_id fetched from a self-signed server on loopback (development), then the v2 SDK flow', { todo: 'one assertion fails after the merge with the records store (refusals now audited); not yet investigated' }, async (t) => {
+t.test('Client ID Metadata Document: an https client_id fetched from a self-signed server on loopback (development), then the v2 SDK flow', async (t) => {
   const doc = await metadataServer(t)
   const agent = new Agent({ connect: { ca: doc.ca } })
   t.teardown(async () => { await agent.close() })

@@ -24,7 +24,7 @@ function types (schema: unknown, path = '$', out: Array<[string, unknown]> = [])
   return out
 }
 
-t.test('no output schema uses a ["string","null"] union; an absent client id is omitted from the stamp', { todo: 'screening and list outputs (publishedAt, explanation, source status) still carry null unions: open defect of issue 16' }, async (t) => {
+t.test('no output schema uses a ["string","null"] union; an absent client id is omitted from the stamp', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'os-'))
   const config = loadConfig({ AUTH_ISSUER: 'https://issuer.test', AUTH_HS256_SECRET: SECRET, DATA_DIR: dir, MCP_PUBLIC_URL: 'http://127.0.0.1/mcp' })
   const services = await createServices(config)

@@ -21,11 +21,6 @@ const NoteSchema = z.object({ noteId: z.string(), caseId: z.string(), alertId: z
 const AlertStateSchema = z.enum(['open', 'proposed', 'approved'])
 const HitSchema = z.object({ source: z.string(), id: z.string(), score: z.number() }).passthrough()
 
-/** A stored record with its null fields left out: output schemas have optional fields, never ["string","null"] unions. */
-function withoutNulls<T extends object> (v: T): { [K in keyof T]: Exclude<T[K], null> } {
-  return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== null)) as { [K in keyof T]: Exclude<T[K], null> }
-}
-
 /** `alertId`, or `caseId` as the alias older clients send; one of them is required. */
 function alertIdOf (a: { alertId?: string | undefined, caseId?: string | undefined }): string {
   const id = a.alertId ?? a.caseId
@@ -109,7 +104,7 @@ export function registerCasesTools (define: Define, s: Services): void {
     readOnly: false,
     run: async (a, ctx) => {
       const decision = await s.records.proposeDecision({ alertId: a.alertId, decision: a.decision, note: a.note, by: callerOf(ctx.caller).subject })
-      return { alertId: a.alertId, caseId: a.alertId, alertState: 'proposed' as const, decision: withoutNulls(decision) }
+      return { alertId: a.alertId, caseId: a.alertId, alertState: 'proposed' as const, decision }
     },
     effects: (o) => ({ alertId: o.alertId, decisionId: o.decision.decisionId, decision: o.decision.decision, alertState: o.alertState }),
     summary: (o) => `Decision ${o.decision.decision} proposed on alert ${o.alertId} by ${o.decision.decidedBy}; it needs review by another principal (review_decision).`
@@ -126,7 +121,7 @@ export function registerCasesTools (define: Define, s: Services): void {
     readOnly: false,
     run: async (a, ctx) => {
       const r = await s.records.reviewDecision({ alertId: a.alertId, verdict: a.verdict, note: a.note, by: callerOf(ctx.caller).subject })
-      return { alertId: a.alertId, caseId: a.alertId, alertState: r.alertState, decision: withoutNulls(r.decision) }
+      return { alertId: a.alertId, caseId: a.alertId, alertState: r.alertState, decision: r.decision }
     },
     effects: (o) => ({ alertId: o.alertId, decisionId: o.decision.decisionId, verdict: o.decision.state, alertState: o.alertState }),
     summary: (o) => `Decision ${o.decision.decision} on alert ${o.alertId} ${o.decision.state} by ${o.decision.reviewedBy ?? '?'}; alert is ${o.alertState}.`
@@ -184,7 +179,7 @@ export function registerCasesTools (define: Define, s: Services): void {
       const alertId = alertIdOf(a)
       const found = await s.records.getCase(alertId)
       if (found === null) throw new McpToolError(`no alert "${alertId}": alert ids come from screen_sanctions or screen_batch answers with a hit`)
-      return { alertId, caseId: alertId, case: { ...found, alert: { ...found.alert, openedBy: withoutNulls(found.alert.openedBy) }, decisions: found.decisions.map(withoutNulls) } }
+      return { alertId, caseId: alertId, case: found }
     },
     summary: (o) => `Case ${o.alertId} (${o.case.alert.state}): ${o.case.alert.hits.length} hit(s), ${o.case.decisions.length} decision(s), ${o.case.notes.length} note(s).`
   })
@@ -201,7 +196,7 @@ export function registerCasesTools (define: Define, s: Services): void {
       limit: z.number().int().min(1).max(200).optional()
     }),
     output: z.object({
-      alerts: z.array(z.object({ alertId: z.string(), state: AlertStateSchema, openedAt: z.string(), updatedAt: z.string(), subject: z.record(z.string(), z.unknown()), bestHit: HitSchema.nullable(), hits: z.number() })),
+      alerts: z.array(z.object({ alertId: z.string(), state: AlertStateSchema, openedAt: z.string(), updatedAt: z.string(), subject: z.record(z.string(), z.unknown()), bestHit: HitSchema.optional(), hits: z.number() })),
       nextCursor: z.string().optional()
     }),
     readOnly: true,

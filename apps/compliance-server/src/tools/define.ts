@@ -43,7 +43,7 @@ export const DatasetSchema = z.object({
   source: z.string(),
   format: z.string(),
   file: z.string(),
-  publishedAt: z.string().nullable(),
+  publishedAt: z.string().optional().describe('The date the list states; absent when the file carries none (OFAC CSV)'),
   fileDate: z.string().optional(),
   fetchedAt: z.string(),
   sha256: z.string(),
@@ -67,6 +67,26 @@ export function listsNow (s: Services): { version: ReturnType<Services['lists'][
 export const EntryTypeSchema = z.enum(['individual', 'entity', 'vessel', 'aircraft'])
 export const DateSchema = z.string().regex(/^\d{4}(-\d{2}-\d{2})?$/, 'a date as YYYY-MM-DD or a year YYYY')
 
+/**
+ * What a tool's `run` may return: its output, where any optional field may also be `null` (records and
+ * list metadata keep "unknown" as null). The boundary drops those nulls, so clients see the field absent:
+ * output schemas have optional fields, never `["string","null"]` unions.
+ */
+export type Nullable<T> = T extends Array<infer U>
+  ? Array<Nullable<U>>
+  : T extends Record<string, unknown>
+    ? { [K in keyof T]: undefined extends T[K] ? Nullable<Exclude<T[K], undefined>> | null | undefined : Nullable<T[K]> }
+    : T
+
+/** `v` with every null-valued object property left out, at any depth (array items are kept as they are, nulls included). */
+export function withoutNulls<T> (v: Nullable<T> | T): T {
+  if (Array.isArray(v)) return v.map((x: unknown) => withoutNulls(x)) as T
+  if (v === null || typeof v !== 'object' || Object.getPrototypeOf(v) !== Object.prototype) return v as T
+  const out: Record<string, unknown> = {}
+  for (const [k, x] of Object.entries(v)) if (x !== null) out[k] = withoutNulls(x)
+  return out as T
+}
+
 export interface Definition<I extends z.ZodObject, O extends z.ZodObject> {
   name: string
   title: string
@@ -75,7 +95,7 @@ export interface Definition<I extends z.ZodObject, O extends z.ZodObject> {
   input: I
   output: O
   readOnly: boolean
-  run: (args: z.infer<I>, ctx: McpContext, audit: Audit) => Promise<z.infer<O>> | z.infer<O>
+  run: (args: z.infer<I>, ctx: McpContext, audit: Audit) => Promise<Nullable<z.infer<O>>> | Nullable<z.infer<O>>
   /** What the call changed, kept in its audit record (alert opened, decision proposed, state reached). */
   effects?: (out: z.infer<O>) => Record<string, unknown>
   /** A line for the text rendering. */
@@ -154,7 +174,7 @@ export function definer (registry: McpRegistry, s: Services): Define {
       const context = { session: ctx.session?.id ?? null, protocolVersion: ctx.client.protocolVersion, jsonrpcId: ctx.requestId }
       let out: z.infer<O>
       try {
-        out = await d.run(args as z.infer<I>, ctx, audit)
+        out = withoutNulls<z.infer<O>>(await d.run(args as z.infer<I>, ctx, audit))
       } catch (err) {
         await appendOrFail({ ...audit, ...context, input: args, outcome: 'error', error: (err as Error).message }, ctx)
         if (err instanceof RecordsError) throw new McpToolError(err.message)

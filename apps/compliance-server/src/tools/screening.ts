@@ -7,7 +7,7 @@ import { DatasetSchema, DateSchema, EntryTypeSchema, listsNow, WarningSchema, ty
 
 const TokenPairSchema = z.object({
   query: z.string(),
-  listed: z.string().nullable(),
+  listed: z.string().optional().describe('Absent when the query token paired with no listed token'),
   similarity: z.number(),
   phonetic: z.number(),
   initial: z.boolean(),
@@ -230,7 +230,7 @@ export function registerScreeningTools (define: Define, s: Services): void {
     output: z.object({
       datasets: z.array(DatasetSchema),
       listVersion: z.string(),
-      sources: z.array(z.object({ id: z.string(), kind: z.enum(['url', 'path']), ageSeconds: z.number(), lastSuccessAt: z.string().nullable(), lastCheckAt: z.string().nullable(), lastError: z.string().nullable(), stale: z.boolean(), records: z.number() })),
+      sources: z.array(z.object({ id: z.string(), kind: z.enum(['url', 'path']), ageSeconds: z.number(), lastSuccessAt: z.string().optional(), lastCheckAt: z.string().optional(), lastError: z.string().optional(), stale: z.boolean(), records: z.number() })),
       warnings: z.array(WarningSchema),
       algorithm: z.object({ name: z.string(), version: z.string(), description: z.string(), defaultThreshold: z.number() }),
       countryLists: z.object({ fatf: z.string(), eu: z.string() })

@@ -269,11 +269,25 @@ export class RedisBus implements McpBus {
       try { message = JSON.parse(payload) as BusMessage } catch { return }
       for (const h of this.#handlers) h(message)
     })
+    // After any reconnect, subscribe again (idempotent in Redis): the bus must not go deaf while the instance serves.
+    this.#sub.on('ready', () => { if (this.#handlers.size > 0) this.#resubscribe() })
+  }
+
+  #resubscribe (): void {
+    this.#subscribed = this.#sub.subscribe(this.#channel)
+    this.#subscribed.catch(() => { this.#subscribed = null })
   }
 
   async publish (message: BusMessage): Promise<number> {
     // PUBLISH answers how many subscriber connections got the message (one per instance).
-    return await guarded('the message bus', async () => await this.#pub.publish(this.#channel, JSON.stringify(message)))
+    const receivers = await guarded('the message bus', async () => await this.#pub.publish(this.#channel, JSON.stringify(message)))
+    if (receivers === 0 && this.#handlers.size > 0) {
+      // Every subscribed instance counts itself: none means this instance lost its subscription. Deliver
+      // the message here as the channel would have, and subscribe again for what comes next.
+      this.#resubscribe()
+      for (const h of this.#handlers) h(JSON.parse(JSON.stringify(message)) as BusMessage)
+    }
+    return receivers
   }
 
   async subscribe (handler: (message: BusMessage) => void): Promise<() => Promise<void>> {
