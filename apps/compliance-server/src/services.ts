@@ -1,13 +1,15 @@
 import { EventEmitter } from 'node:events'
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { CountryRiskLists, sameCountry } from './domain/countries.js'
-import type { SanctionsEntry } from './domain/types.js'
+import { CountryRiskLists } from './domain/countries.js'
 import { ListManager, sourcesOfDir, type VersionCoordinator } from './lists/index.js'
-import { ScreeningIndex } from './screening/index.js'
+import { buildScreeningIndex, type ServingIndex } from './screening/serving.js'
+import { startServiceRescreening } from './alerts.js'
 import { ConfigError, DEFAULT_DATA_DIR, type Config } from './config.js'
 import { RecordsStore } from './records/store.js'
 import type { Services } from './tools/index.js'
+
+export { buildScreeningIndex, type ServingIndex } from './screening/serving.js'
 
 /** Opens the records store for a configuration (PostgreSQL with DATABASE_URL, else embedded in DATA_DIR). */
 export async function openRecords (config: Pick<Config, 'DATABASE_URL' | 'dataDir' | 'AUDIT_SIGNING_KEY_FILE' | 'RETENTION_YEARS'>): Promise<RecordsStore> {
@@ -15,14 +17,6 @@ export async function openRecords (config: Pick<Config, 'DATABASE_URL' | 'dataDi
   const info = await stat(config.dataDir).catch(() => null)
   if (info !== null && !info.isDirectory()) throw new ConfigError(`invalid DATA_DIR: ${config.dataDir} is not a directory`)
   return await RecordsStore.open({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir, signingKeyFile: config.AUDIT_SIGNING_KEY_FILE, retentionYears: config.RETENTION_YEARS })
-}
-
-export type ServingIndex = ScreeningIndex & { recordCount: () => number }
-
-/** The one place a screening index is made from entries: the list refresh builds each new version with it. */
-export function buildScreeningIndex (entries: SanctionsEntry[]): ServingIndex {
-  const index = new ScreeningIndex(entries, { countryMatches: sameCountry })
-  return Object.assign(index, { recordCount: () => index.size })
 }
 
 type ListsConfig = Pick<Config, 'SANCTIONS_DATA_DIR' | 'DATABASE_URL' | 'dataDir' | 'AUDIT_SIGNING_KEY_FILE' | 'RETENTION_YEARS'> & Partial<Pick<Config, 'sanctionsSources' | 'SANCTIONS_REFRESH_INTERVAL' | 'SANCTIONS_MAX_AGE' | 'SANCTIONS_MIN_RATIO' | 'REDIS_URL'>>
@@ -52,6 +46,7 @@ export async function createServices (config: ListsConfig, o: { logger?: Logger,
   await lists.start()
   const changes = new EventEmitter()
   lists.onListChange(() => { changes.emit('sources') })
+  startServiceRescreening(lists, records, o.logger)
   const riskFile = config.SANCTIONS_DATA_DIR === DEFAULT_DATA_DIR ? join(DEFAULT_DATA_DIR, 'country-risk.json') : await pickRiskFile(config.SANCTIONS_DATA_DIR)
   return {
     // Getters keep `screening` and `datasets` on the serving version for code that reads them directly.

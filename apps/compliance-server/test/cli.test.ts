@@ -130,7 +130,7 @@ t.test('stdio: the same tools, the caller from the environment, the same audit l
   })
   const client = new Client({ name: 'stdio-test', version: '1' })
   await client.connect(transport)
-  t.equal((await client.listTools()).tools.length, 12)
+  t.equal((await client.listTools()).tools.length, 14)
   const r = await client.callTool({ name: 'screen_sanctions', arguments: { name: 'Kim Jong Un' } })
   t.match(r.structuredContent, { hits: [{ id: '20157' }], audit: { caller: { subject: 'desk-user', scopes: ['sanctions:screen', 'risk:read'] } } })
   const denied = await client.callTool({ name: 'get_case', arguments: { caseId: 'x' } }).catch((err: Error) => err)

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { DEFAULT_DATA_DIR } from '../src/config.js'
 import { DEFAULT_THRESHOLD, type ScreeningHit } from '../src/screening/index.js'
 import type { SanctionsEntry } from '../src/domain/types.js'
-import { diffEntries, ListManager, MemoryWatchlist, startRescreening, type NewHit } from '../src/lists/index.js'
+import { diffEntries, ListManager, startRescreening, type NewHits, type RescreenSubject } from '../src/lists/index.js'
 import { buildScreeningIndex } from '../src/services.js'
 
 const entry = (id: string, name: string): SanctionsEntry => ({ source: 'UN', id, name, type: 'individual', programs: [], countries: [], birthDates: [], aliases: [], identifiers: [] })
@@ -28,17 +28,15 @@ t.test('a new list version re-screens the watchlist against the delta only and r
   await writeFile(path, un)
   const m = new ListManager({ sources: [{ id: 'un', format: 'auto', path }], buildIndex: buildScreeningIndex, refreshIntervalMs: 0 })
   await m.start()
-  const watchlist = new MemoryWatchlist()
-  await watchlist.watch({ customerRef: 'c-added', name: 'Zebediah Quortleby' })
-  await watchlist.watch({ customerRef: 'c-changed', name: 'Marvin Estragon' })
-  await watchlist.watch({ customerRef: 'c-already', name: 'Jo Chol Song' })
-  await watchlist.watch({ customerRef: 'c-clean', name: 'Anna Schmidt' })
-  await watchlist.watch({ customerRef: 'c-gone', name: 'Someone Else' })
-  t.equal(await watchlist.unwatch('c-gone'), true)
-  t.equal(await watchlist.unwatch('c-gone'), false)
+  const watched: RescreenSubject[] = [
+    { customerRef: 'c-added', subject: { name: 'Zebediah Quortleby' } },
+    { customerRef: 'c-changed', subject: { name: 'Marvin Estragon' } },
+    { customerRef: 'c-already', subject: { name: 'Jo Chol Song' } },
+    { customerRef: 'c-clean', subject: { name: 'Anna Schmidt' } }
+  ]
   t.equal(m.current().index.screen({ name: 'Jo Chol Song' })[0]?.id, 'KPi.058', 'c-already hits KPi.058 before the change')
-  const alerts: Array<NewHit<ScreeningHit>> = []
-  const stop = startRescreening(m, watchlist, { buildIndex: buildScreeningIndex, threshold: DEFAULT_THRESHOLD, openAlert: async (h) => { alerts.push(h) } })
+  const alerts: Array<NewHits<ScreeningHit>> = []
+  const stop = startRescreening(m, { subjects: async () => watched, buildIndex: buildScreeningIndex, threshold: DEFAULT_THRESHOLD, openAlert: async (h) => { alerts.push(h) } })
   t.teardown(stop)
 
   const next = un
@@ -48,13 +46,13 @@ t.test('a new list version re-screens the watchlist against the delta only and r
   await writeFile(path, next)
   const report = await m.refresh()
   t.same(report.changed, ['un'])
-  t.same(alerts.map((a) => [a.subject.customerRef, a.hit.source, a.hit.id]).sort(), [['c-added', 'UN', 'KPi.999'], ['c-changed', 'UN', 'KPi.058']])
+  t.same(alerts.map((a) => [a.subject.customerRef, ...a.hits.map((h) => `${h.source} ${h.id}`)]).sort(), [['c-added', 'UN KPi.999'], ['c-changed', 'UN KPi.058']])
   t.ok(alerts.every((a) => a.versionId === m.current().id && a.sourceId === 'un'), 'each names the list version that caused it')
 
   // The same version again, or a change that brings nothing new for anyone: no alert.
   await m.refresh()
   await writeFile(path, next.replace('<FIRST_NAME>JO</FIRST_NAME>', '<FIRST_NAME>JO</FIRST_NAME><THIRD_NAME>X</THIRD_NAME>').replace('KPi.999', 'KPi.998'))
   await m.refresh()
-  t.same(alerts.slice(2).map((a) => [a.subject.customerRef, a.hit.id]), [['c-added', 'KPi.998']], 'only the entry new by id is new')
+  t.same(alerts.slice(2).map((a) => [a.subject.customerRef, ...a.hits.map((h) => h.id)]), [['c-added', 'KPi.998']], 'only the entry new by id is new')
   await m.close()
 })

@@ -52,7 +52,7 @@ t.test('SDK v1: 401 → discovery → DCR → sign-in and consent forms → tool
 
   const client = new Client({ name: 'v1', version: '1' })
   await client.connect(transport)
-  t.equal((await client.listTools()).tools.length, 12)
+  t.equal((await client.listTools()).tools.length, 14)
   const r = await client.callTool({ name: 'screen_sanctions', arguments: { name: 'Banco Nacional de Cuba' } })
   t.match(r.structuredContent, { audit: { caller: { subject: 'analyst', clientId: provider.info?.client_id } } })
   await client.close()

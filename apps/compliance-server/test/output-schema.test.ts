@@ -41,7 +41,7 @@ t.test('no output schema uses a ["string","null"] union; an absent client id is 
   t.teardown(async () => { await client.close() })
 
   const tools = (await client.listTools()).tools
-  t.equal(tools.length, 12)
+  t.equal(tools.length, 14)
   for (const tool of tools) {
     const unions = types(tool.outputSchema).filter(([, v]) => Array.isArray(v) && (v as unknown[]).includes('null'))
     t.same(unions, [], `${tool.name}: no null unions`)

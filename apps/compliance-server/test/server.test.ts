@@ -47,7 +47,7 @@ t.test('every tool answers with structured content stamped with the verified cal
   const { url, token, services } = await start(t)
   const client = await connect(url, await token('analyst-1', [...ALL_SCOPES]))
   const tools = (await client.listTools()).tools
-  t.same(tools.map((x) => x.name).sort(), ['add_case_note', 'country_risk', 'get_case', 'get_sanctions_entry', 'list_alerts', 'list_sources', 'record_decision', 'review_decision', 'screen_batch', 'screen_sanctions', 'triage_alert', 'validate_identifier'])
+  t.same(tools.map((x) => x.name).sort(), ['add_case_note', 'country_risk', 'get_case', 'get_sanctions_entry', 'list_alerts', 'list_sources', 'record_decision', 'review_decision', 'screen_batch', 'screen_sanctions', 'triage_alert', 'unwatch_subject', 'validate_identifier', 'watch_subject'])
   t.ok(tools.every((x) => x.outputSchema !== undefined && x.description !== undefined && (x._meta?.requiredScopes as string[]).length === 1))
 
   const screen = await client.callTool({ name: 'screen_sanctions', arguments: { name: 'Banco Nacional de Cuba' } })
@@ -104,7 +104,7 @@ t.test('the same service under 2026-07-28: the SDK v2 client without a session, 
   const client = new ClientV2({ name: 'modern', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } })
   await client.connect(new TransportV2(new URL(url), { requestInit: { headers: { authorization: `Bearer ${good}` } } }))
   t.equal(client.getProtocolEra(), 'modern')
-  t.equal((await client.listTools()).tools.length, 12)
+  t.equal((await client.listTools()).tools.length, 14)
   const screen = await client.callTool({ name: 'screen_sanctions', arguments: { name: 'BANCO NACIONAL DE CUBA' } })
   t.match(screen.structuredContent, { hits: [{ source: 'OFAC-SDN', id: '306' }], audit: { tool: 'screen_sanctions', caller: { subject: 'analyst-9', clientId: 'tests' } } })
   await client.close()
@@ -132,7 +132,7 @@ t.test('each tool refuses a token without its scope: 403 before the handler runs
   const weak = await token('analyst-2', ['nothing'])
   const init = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${weak}`, accept: 'application/json, text/event-stream', 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }) })
   const sid = init.headers.get('mcp-session-id') as string
-  const scopes: Record<string, string> = { screen_sanctions: 'sanctions:screen', screen_batch: 'sanctions:screen', get_sanctions_entry: 'sanctions:read', list_sources: 'sanctions:read', country_risk: 'risk:read', validate_identifier: 'identifiers:validate', triage_alert: 'alerts:triage', record_decision: 'alerts:decide', review_decision: 'alerts:approve', list_alerts: 'cases:read', add_case_note: 'cases:write', get_case: 'cases:read' }
+  const scopes: Record<string, string> = { screen_sanctions: 'sanctions:screen', screen_batch: 'sanctions:screen', get_sanctions_entry: 'sanctions:read', list_sources: 'sanctions:read', country_risk: 'risk:read', validate_identifier: 'identifiers:validate', triage_alert: 'alerts:triage', record_decision: 'alerts:decide', review_decision: 'alerts:approve', list_alerts: 'cases:read', add_case_note: 'cases:write', get_case: 'cases:read', watch_subject: 'sanctions:screen', unwatch_subject: 'sanctions:screen' }
   for (const [tool, scope] of Object.entries(scopes)) {
     const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${weak}`, accept: 'application/json, text/event-stream', 'content-type': 'application/json', 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: tool, arguments: {} } }) })
     t.equal(res.status, 403, tool)

@@ -5,4 +5,4 @@ export { ListManager, type ListChange, type ListManagerOptions, type ListVersion
 export { fetchSource, parseSources, sourcesOfDir, type Fetched, type Validators } from './sources.js'
 export { LIST_FORMATS, type ConcreteFormat, type ListFile, type ListFormat, type ReadResult, type SourceConfig } from './types.js'
 export { parseDob, parseRemarks } from './readers/ofac-common.js'
-export { MemoryWatchlist, rescreenChange, startRescreening, type NewHit, type Screener, type Watchlist, type WatchedSubject } from './rescreen.js'
+export { rescreenChange, startRescreening, subjectQuery, type NewHits, type RescreenSubject, type Screener, type SubjectQuery } from './rescreen.js'

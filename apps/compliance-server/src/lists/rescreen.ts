@@ -1,75 +1,89 @@
 import type { SanctionsEntry } from '../domain/types.js'
 import type { ListChange, ListManager } from './manager.js'
 
-/** A customer kept under watch: the fields of a `screen_sanctions` subject plus the caller's reference. */
-export interface WatchedSubject {
-  customerRef: string
+/** The fields of a `screen_sanctions` subject: what a re-screening sends to the index. */
+export interface SubjectQuery {
   name: string
   type?: SanctionsEntry['type'] | undefined
   birthDate?: string | undefined
   country?: string | undefined
+  nationality?: string | undefined
+  identifiers?: Array<{ kind: string, value: string }> | undefined
+  programs?: string[] | undefined
+  sources?: string[] | undefined
+  includeWeakAliases?: boolean | undefined
 }
 
-/** Where watched subjects are kept; the memory one below, a records-store one at merge time. */
-export interface Watchlist {
-  watch: (s: WatchedSubject) => Promise<void>
-  unwatch: (customerRef: string) => Promise<boolean>
-  list: () => Promise<WatchedSubject[]>
+const SUBJECT_FIELDS = ['name', 'type', 'birthDate', 'country', 'nationality', 'identifiers', 'programs', 'sources', 'includeWeakAliases'] as const
+
+/** The screening fields of a stored subject (an alert's or a watched customer's), without refs or other keys. */
+export function subjectQuery (stored: Record<string, unknown>): SubjectQuery {
+  const q: Record<string, unknown> = { name: String(stored.name ?? '') }
+  for (const k of SUBJECT_FIELDS) if (stored[k] !== undefined && stored[k] !== null) q[k] = stored[k]
+  return q as unknown as SubjectQuery
 }
 
-export class MemoryWatchlist implements Watchlist {
-  readonly #subjects = new Map<string, WatchedSubject>()
-  async watch (s: WatchedSubject): Promise<void> { this.#subjects.set(s.customerRef, { ...s }) }
-  async unwatch (customerRef: string): Promise<boolean> { return this.#subjects.delete(customerRef) }
-  async list (): Promise<WatchedSubject[]> { return [...this.#subjects.values()].map((s) => ({ ...s })) }
+/** A subject to re-screen: a watched customer (`customerRef`) or the subject of a stored alert (`alertId`). */
+export interface RescreenSubject {
+  subject: SubjectQuery
+  customerRef?: string
+  alertId?: string
 }
 
 /** What any screening index offers: screening a subject. */
 export interface Screener<H extends { source: string, id: string, score: number }> {
-  screen: (q: { name: string, type?: SanctionsEntry['type'] | undefined, birthDate?: string | undefined, country?: string | undefined, threshold?: number }) => H[]
+  screen: (q: SubjectQuery & { threshold: number }) => H[]
 }
 
-export interface NewHit<H> {
-  subject: WatchedSubject
-  hit: H
+/** The new hits of one subject in one list change. */
+export interface NewHits<H> {
+  subject: RescreenSubject
+  hits: H[]
   sourceId: string
-  /** The list version that caused it. */
+  /** The list version that caused them. */
   versionId: string
 }
 
 /**
  * Screens `subjects` against the delta of a list change only (added and changed entries) and keeps
  * the new hits: an entry, by source and id, that the subject did not hit before at `threshold`
- * (a changed entry the subject already hit in its previous version is not new).
+ * (a changed entry the subject already hit in its previous version is not new). One result per
+ * subject with at least one new hit, best first.
  */
 export async function rescreenChange<H extends { source: string, id: string, score: number }> (
   change: ListChange,
-  subjects: readonly WatchedSubject[],
+  subjects: readonly RescreenSubject[],
   buildIndex: (entries: SanctionsEntry[]) => Screener<H> | Promise<Screener<H>>,
   threshold: number
-): Promise<Array<NewHit<H>>> {
+): Promise<Array<NewHits<H>>> {
   const delta = [...change.added, ...change.changed]
   if (delta.length === 0 || subjects.length === 0) return []
   const now = await buildIndex(delta)
   const before = change.changedBefore.length === 0 ? null : await buildIndex(change.changedBefore)
-  const out: Array<NewHit<H>> = []
+  const out: Array<NewHits<H>> = []
   for (const subject of subjects) {
-    const q = { name: subject.name, type: subject.type, birthDate: subject.birthDate, country: subject.country, threshold }
+    const q = { ...subject.subject, threshold }
     const had = new Set((before?.screen(q) ?? []).map((h) => `${h.source}\u0000${h.id}`))
-    for (const hit of now.screen(q)) {
-      if (!had.has(`${hit.source}\u0000${hit.id}`)) out.push({ subject, hit, sourceId: change.sourceId, versionId: change.versionId })
-    }
+    const hits = now.screen(q).filter((h) => !had.has(`${h.source}\u0000${h.id}`))
+    if (hits.length > 0) out.push({ subject, hits, sourceId: change.sourceId, versionId: change.versionId })
   }
   return out
 }
 
-/** Re-screens the watchlist on every list change and hands each new hit to `openAlert` (the alerts store). */
+/**
+ * Re-screens on every list change: `subjects` is read afresh each time (the watchlist and the subjects
+ * of the stored alerts), and each subject's new hits go to `openAlert`. Returns the function that stops it.
+ */
 export function startRescreening<I, H extends { source: string, id: string, score: number }> (
   lists: ListManager<I>,
-  watchlist: Watchlist,
-  o: { buildIndex: (entries: SanctionsEntry[]) => Screener<H> | Promise<Screener<H>>, threshold: number, openAlert: (hit: NewHit<H>) => Promise<void> }
+  o: {
+    subjects: () => Promise<RescreenSubject[]>
+    buildIndex: (entries: SanctionsEntry[]) => Screener<H> | Promise<Screener<H>>
+    threshold: number
+    openAlert: (hits: NewHits<H>) => Promise<void>
+  }
 ): () => void {
   return lists.onListChange(async (change) => {
-    for (const hit of await rescreenChange(change, await watchlist.list(), o.buildIndex, o.threshold)) await o.openAlert(hit)
+    for (const found of await rescreenChange(change, await o.subjects(), o.buildIndex, o.threshold)) await o.openAlert(found)
   })
 }

@@ -4,12 +4,13 @@ import { Kysely, Migrator, PostgresDialect, sql, type Migration, type MigrationP
 
 /** The tables of the records store (see the migrations below). */
 export interface Tables {
-  alerts: { alert_id: string, state: string, tool: string, request_id: string, subject: string, query: string, hits: string, datasets: string, algorithm: string, opened_by: string, opened_at: Date | string, updated_at: Date | string }
+  alerts: { alert_id: string, state: string, tool: string, request_id: string, subject: string, query: string, hits: string, datasets: string, algorithm: string, opened_by: string, opened_at: Date | string, updated_at: Date | string, rescreen_key?: string | null }
   decisions: { decision_id: string, alert_id: string, decision: string, note: string, proposed_by: string, proposed_at: Date | string, state: string, reviewed_by: string | null, reviewed_at: Date | string | null, review_note: string | null }
   notes: { note_id: string, alert_id: string, note: string, author: string, created_at: Date | string }
   audit: { seq: string | number, at: Date | string, request_id: string, prev_hash: string, hash: string, record: string }
   audit_head: { id: number, seq: string | number, hash: string }
   audit_checkpoints: { seq: string | number, hash: string, at: string, key_id: string, signature: string }
+  watchlist: { customer_ref: string, subject: string, watched_by: string, watched_at: Date | string }
   oidc_state: { model: string, id: string, payload: string, uid: string | null, user_code: string | null, grant_id: string | null, expires_at: Date | string | null }
 }
 
@@ -96,6 +97,20 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.createIndex('oidc_state_uid').on('oidc_state').columns(['model', 'uid']).execute()
       await db.schema.createIndex('oidc_state_user_code').on('oidc_state').columns(['model', 'user_code']).execute()
       await db.schema.createIndex('oidc_state_grant').on('oidc_state').columns(['model', 'grant_id']).execute()
+    }
+  },
+  '0002_watchlist': {
+    async up (db: Kysely<Tables>) {
+      // Customers kept under watch: re-screened against every list change (watch_subject / unwatch_subject).
+      await db.schema.createTable('watchlist')
+        .addColumn('customer_ref', 'text', (c) => c.primaryKey())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('watched_by', 'text', (c) => c.notNull())
+        .addColumn('watched_at', 'timestamptz', (c) => c.notNull())
+        .execute()
+      // One alert per subject and list version from re-screening, however many instances saw the change.
+      await db.schema.alterTable('alerts').addColumn('rescreen_key', 'text').execute()
+      await db.schema.createIndex('alerts_rescreen_key').on('alerts').column('rescreen_key').unique().execute()
     }
   }
 }

@@ -7,7 +7,7 @@ import { migrate, openEmbedded, openPostgres, ping, type Engine, type Tables } f
 import { ChainVerifier, type VerifyResult } from './verify.js'
 import {
   RecordsError, RecordsUnavailableError,
-  type Alert, type AlertInput, type AlertState, type AlertSummary, type CaseFile, type Decision, type DecisionKind, type Note, type StoredHit
+  type Alert, type AlertInput, type AlertState, type AlertSummary, type CallerInfo, type CaseFile, type Decision, type DecisionKind, type Note, type StoredHit, type WatchedCustomer
 } from './types.js'
 
 export interface RecordsOptions {
@@ -208,23 +208,51 @@ export class RecordsStore {
   /** Opens an alert with its evidence (query, hits whole, datasets, algorithm, caller, time). */
   async openAlert (a: AlertInput): Promise<string> {
     const alertId = `ALERT-${randomUUID()}`
-    const now = new Date().toISOString()
-    const json = (v: unknown): string => JSON.stringify(v)
-    await this.#engine.db.insertInto('alerts').values({
-      alert_id: alertId,
-      state: 'open',
-      tool: a.tool,
-      request_id: a.requestId,
-      subject: json(a.subject),
-      query: json(a.query),
-      hits: json(a.hits),
-      datasets: json(a.datasets),
-      algorithm: json(a.algorithm),
-      opened_by: json(a.caller),
-      opened_at: now,
-      updated_at: now
-    }).execute()
+    await this.#engine.db.insertInto('alerts').values(alertRow(alertId, a)).execute()
     return alertId
+  }
+
+  /**
+   * Opens the alert of a re-screening once per `key` (subject, source and list version): every
+   * instance sees the same list change, one of them opens the alert. Null when it was already opened.
+   */
+  async openAlertOnce (a: AlertInput, key: string): Promise<string | null> {
+    const alertId = `ALERT-${randomUUID()}`
+    const r = await this.#engine.db.insertInto('alerts').values({ ...alertRow(alertId, a), rescreen_key: key })
+      .onConflict((c) => c.column('rescreen_key').doNothing()).returning('alert_id').executeTakeFirst()
+    return r === undefined ? null : alertId
+  }
+
+  /** The subjects of the stored alerts, one row per alert, oldest first (re-screened on every list change). */
+  async alertSubjects (): Promise<Array<{ alertId: string, subject: Record<string, unknown> }>> {
+    const rows = await this.#engine.db.selectFrom('alerts').select(['alert_id', 'subject']).orderBy('opened_at').orderBy('alert_id').execute()
+    return rows.map((r) => ({ alertId: r.alert_id, subject: JSON.parse(r.subject) as Record<string, unknown> }))
+  }
+
+  // ---- the watchlist ----
+
+  /** Keeps a customer under watch (replacing the fields of a `customerRef` already watched). */
+  async watch (w: { customerRef: string, subject: Record<string, unknown>, by: CallerInfo }): Promise<WatchedCustomer & { replaced: boolean }> {
+    const at = new Date().toISOString()
+    return await this.#engine.db.transaction().execute(async (trx) => {
+      const before = await trx.selectFrom('watchlist').select('customer_ref').where('customer_ref', '=', w.customerRef).forUpdate().executeTakeFirst()
+      const row = { customer_ref: w.customerRef, subject: JSON.stringify(w.subject), watched_by: JSON.stringify(w.by), watched_at: at }
+      await trx.insertInto('watchlist').values(row)
+        .onConflict((c) => c.column('customer_ref').doUpdateSet({ subject: row.subject, watched_by: row.watched_by, watched_at: row.watched_at })).execute()
+      return { customerRef: w.customerRef, subject: w.subject, watchedBy: w.by, watchedAt: at, replaced: before !== undefined }
+    })
+  }
+
+  /** Stops watching a customer; false when `customerRef` was not watched. */
+  async unwatch (customerRef: string): Promise<boolean> {
+    const r = await this.#engine.db.deleteFrom('watchlist').where('customer_ref', '=', customerRef).executeTakeFirst()
+    return Number(r.numDeletedRows) > 0
+  }
+
+  /** Every watched customer, by customerRef. */
+  async watched (): Promise<WatchedCustomer[]> {
+    const rows = await this.#engine.db.selectFrom('watchlist').selectAll().orderBy('customer_ref').execute()
+    return rows.map((r) => ({ customerRef: r.customer_ref, subject: JSON.parse(r.subject) as Record<string, unknown>, watchedBy: JSON.parse(r.watched_by) as CallerInfo, watchedAt: iso(r.watched_at) }))
   }
 
   async getAlert (alertId: string): Promise<Alert | null> {
@@ -370,6 +398,25 @@ function consistency (r: Tables['audit']): Record<string, unknown> {
   if (typeof rec.requestId === 'string' && rec.requestId !== r.request_id) bad.push('request_id')
   if (typeof rec.at === 'string' && !Number.isNaN(Date.parse(rec.at)) && Date.parse(rec.at) !== new Date(r.at).getTime()) bad.push('at')
   return bad.length === 0 ? {} : { columnsDisagree: bad }
+}
+
+function alertRow (alertId: string, a: AlertInput): Tables['alerts'] {
+  const now = new Date().toISOString()
+  const json = (v: unknown): string => JSON.stringify(v)
+  return {
+    alert_id: alertId,
+    state: 'open',
+    tool: a.tool,
+    request_id: a.requestId,
+    subject: json(a.subject),
+    query: json(a.query),
+    hits: json(a.hits),
+    datasets: json(a.datasets),
+    algorithm: json(a.algorithm),
+    opened_by: json(a.caller),
+    opened_at: now,
+    updated_at: now
+  }
 }
 
 function toCheckpoint (c: Tables['audit_checkpoints']): Checkpoint {

@@ -48,6 +48,9 @@ export interface CaseFile { caseId: string, alertId: string, alert: Alert, decis
 
 export interface AlertSummary { alertId: string, state: AlertState, openedAt: string, updatedAt: string, subject: Record<string, unknown>, bestHit: StoredHit | null, hits: number }
 
+/** A customer under watch (`watch_subject`): re-screened on every list change. */
+export interface WatchedCustomer { customerRef: string, subject: Record<string, unknown>, watchedBy: CallerInfo, watchedAt: string }
+
 /** A refused call as the MCP plugin reports it (`onRefusal`). */
 export type { McpRefusal } from '@mcp-fastify/fastify-mcp'
 

@@ -1,6 +1,7 @@
 import type { CallerInfo } from '../records/types.js'
 import { z } from 'zod'
 import { McpToolError } from '@mcp-fastify/fastify-mcp'
+import { screeningAlert } from '../alerts.js'
 import { ALGORITHM, DEFAULT_THRESHOLD, explainLine, ScreeningIndex, type ScreenQuery, type ScreeningHit } from '../screening/index.js'
 import type { DatasetInfo } from '../domain/types.js'
 import { DatasetSchema, DateSchema, EntryTypeSchema, listsNow, WarningSchema, type Define, type Services } from './define.js'
@@ -122,12 +123,13 @@ export function registerScreeningTools (define: Define, s: Services): void {
       const { version, warnings } = listsNow(s)
       const threshold = a.threshold ?? DEFAULT_THRESHOLD
       const { threshold: _t, limit: _l, ...subject } = a
-      const hits = version.index.screen(screenQuery(subject, threshold, a.limit ?? 10))
+      const limit = a.limit ?? 10
+      const hits = version.index.screen(screenQuery(subject, threshold, limit))
       const query = echo(subject)
       const algorithm = { name: ALGORITHM.name, version: ALGORITHM.version, threshold }
       const answer = { query, hits, weakAliasPolicy: ScreeningIndex.weakAliasPolicy(a), algorithm, datasets: version.datasets, listVersion: version.id, warnings }
       if (hits.length === 0) return answer
-      const alertId = await s.records.openAlert({ tool: 'screen_sanctions', requestId: audit.requestId, subject: query, query: { ...query, threshold, limit: a.limit ?? 10 }, hits, datasets: version.datasets, algorithm: { ...algorithm, listVersion: version.id }, caller: callerInfo(audit) })
+      const alertId = await s.records.openAlert(screeningAlert({ tool: 'screen_sanctions', requestId: audit.requestId, subject: query, query, threshold, limit, hits, version, caller: callerInfo(audit) }))
       return { ...answer, alertId }
     },
     effects: (o) => (o.alertId === undefined ? {} : { alertId: o.alertId, alertState: 'open' }),
@@ -166,17 +168,18 @@ export function registerScreeningTools (define: Define, s: Services): void {
       const { version, warnings } = listsNow(s)
       const threshold = a.threshold ?? DEFAULT_THRESHOLD
       const algorithm = { name: ALGORITHM.name, version: ALGORITHM.version, threshold }
+      const limit = a.limit ?? 10
       const total = a.subjects.length
       const step = Math.max(1, Math.ceil(total / 20))
       const results = []
       for (let i = 0; i < total; i++) {
         const { ref, ...subject } = a.subjects[i] as Subject & { ref?: string }
-        const hits = version.index.screen(screenQuery(subject, threshold, a.limit ?? 10))
+        const hits = version.index.screen(screenQuery(subject, threshold, limit))
         const query = echo(subject)
         const result = { ref: ref ?? String(i + 1), query, hits, weakAliasPolicy: ScreeningIndex.weakAliasPolicy(subject) }
         if (hits.length === 0) results.push(result)
         else {
-          const alertId = await s.records.openAlert({ tool: 'screen_batch', requestId: audit.requestId, subject: { ...query, ref: result.ref }, query: { ...query, threshold, limit: a.limit ?? 10 }, hits, datasets: version.datasets, algorithm: { ...algorithm, listVersion: version.id }, caller: callerInfo(audit) })
+          const alertId = await s.records.openAlert(screeningAlert({ tool: 'screen_batch', requestId: audit.requestId, subject: { ...query, ref: result.ref }, query, threshold, limit, hits, version, caller: callerInfo(audit) }))
           results.push({ ...result, alertId })
         }
         if ((i + 1) % step === 0 || i + 1 === total) await ctx.progress(i + 1, total, `${i + 1} of ${total} subjects screened`)
@@ -186,6 +189,53 @@ export function registerScreeningTools (define: Define, s: Services): void {
     },
     summary: (o) => `${o.summary.subjects} subject(s) screened at threshold ${o.algorithm.threshold}: ${o.summary.withHits} with hits (${o.summary.hits} hits).` +
       o.results.filter((r) => r.hits.length > 0).slice(0, 50).map((r) => `\n${r.ref}: ${r.hits.length} hit(s), best ${r.hits[0]?.source} ${r.hits[0]?.id} ${r.hits[0]?.name} (${r.hits[0]?.score})`).join('')
+  })
+
+  const WatchedSchema = z.object({
+    customerRef: z.string(),
+    subject: QuerySchema,
+    watchedAt: z.string(),
+    watchedBy: z.string().describe('The subject of the caller who put the customer under watch')
+  })
+
+  define({
+    name: 'watch_subject',
+    title: 'Keep a customer under watch for new designations',
+    description: 'Keeps a customer (the fields of a screen_sanctions subject plus your customerRef) under watch. Whenever a new list version adds or changes entries, ' +
+      'every watched customer is re-screened against the change only, and an alert is opened (caller system:rescreen, naming the list version that caused it) ' +
+      'for each entry the customer did not hit before at the default threshold; list_alerts shows it. Watching a customerRef again replaces its fields. ' +
+      'This does not screen now: call screen_sanctions for the current lists.',
+    scope: 'sanctions:screen',
+    input: z.object({
+      customerRef: z.string().min(1).max(200).describe('Your reference for the customer (unique; unwatch_subject takes it)'),
+      ...SubjectFields
+    }),
+    output: WatchedSchema.extend({ replaced: z.boolean().describe('True when this customerRef was already watched (its fields are replaced)') }),
+    readOnly: false,
+    run: async (a, _ctx, audit) => {
+      const { customerRef, ...subject } = a
+      const query = echo(subject)
+      const w = await s.records.watch({ customerRef, subject: query, by: callerInfo(audit) })
+      return { customerRef, subject: query, watchedAt: w.watchedAt, watchedBy: w.watchedBy.subject, replaced: w.replaced }
+    },
+    effects: (o) => ({ customerRef: o.customerRef, watching: true, replaced: o.replaced }),
+    summary: (o) => `${o.replaced ? 'Still watching' : 'Watching'} customer ${o.customerRef} ("${o.subject.name}"): re-screened on every list change.`
+  })
+
+  define({
+    name: 'unwatch_subject',
+    title: 'Stop watching a customer',
+    description: 'Takes a customer off the watch list by the customerRef given to watch_subject. Alerts already opened for it stay as they are.',
+    scope: 'sanctions:screen',
+    input: z.object({ customerRef: z.string().min(1).max(200) }),
+    output: z.object({ customerRef: z.string(), removed: z.literal(true) }),
+    readOnly: false,
+    run: async (a) => {
+      if (!await s.records.unwatch(a.customerRef)) throw new McpToolError(`no watched customer "${a.customerRef}": customerRef must be one given to watch_subject`)
+      return { customerRef: a.customerRef, removed: true as const }
+    },
+    effects: (o) => ({ customerRef: o.customerRef, watching: false }),
+    summary: (o) => `Customer ${o.customerRef} is no longer watched.`
   })
 
   define({

@@ -35,7 +35,7 @@ export async function v2Flow (t: Test, s: Started, provider: TestProviderV2): Pr
   await transport.finishAuth(back.searchParams)
   const client = new ClientV2({ name: 'v2', version: '1' })
   await client.connect(transport)
-  t.equal((await client.listTools()).tools.length, 12)
+  t.equal((await client.listTools()).tools.length, 14)
   const r = await client.callTool({ name: 'country_risk', arguments: { country: 'Burma' } })
   t.match(r.structuredContent, { audit: { caller: { subject: 'analyst' } } })
   await client.close()
