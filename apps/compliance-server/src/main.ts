@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig, parseDuration } from './config.js'
 import type { SigningKey } from './records/chain.js'
 
-const USAGE = `usage: compliance-server [serve|mint-token|verify-audit|export-audit|purge-records|fetch-lists|list-info|add-user|screen-file] [options]
+const USAGE = `usage: compliance-server [serve|mint-token|verify-audit|export-audit|purge-records|fetch-lists|list-info|add-user|rotate-signing-key|screen-file] [options]
   serve                         start the service (default); configured by the environment
   mint-token --sub S --scopes "a b" [--ttl 10m] [--client-id C] [--aud A]
                                 sign a token with AUTH_HS256_SECRET or AUTH_PRIVATE_KEY_FILE
@@ -18,6 +18,8 @@ const USAGE = `usage: compliance-server [serve|mint-token|verify-audit|export-au
   add-user USERNAME --scopes "a b" [--users-file F]
                                 add or replace a user of the built-in authorization server;
                                 the password is the first line of standard input
+  rotate-signing-key [--keep N] built-in authorization server: the published next key signs from each instance's
+                                next start, a new next key is published, N retired keys stay (default 1); audited
   screen-file IN.csv --out OUT.csv [--threshold T] [--data DIR]
                                 screen a customer file (header: name, optional ref,type,birthDate,country,nationality)`
 
@@ -174,6 +176,27 @@ async function addUserCommand (args: string[]): Promise<void> {
   process.stdout.write(`added ${username} (${scopes.join(' ')}) to ${file}\n`)
 }
 
+async function rotateKeyCommand (args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { keep: { type: 'string' } }, strict: true })
+  const keep = values.keep === undefined ? 1 : Number(values.keep)
+  if (!Number.isInteger(keep) || keep < 1) throw new ConfigError('rotate-signing-key --keep needs a whole number of at least 1')
+  const { userInfo } = await import('node:os')
+  const { randomUUID } = await import('node:crypto')
+  const { openRecords } = await import('./services.js')
+  const { RecordsKeyRows } = await import('./records/oauth-keys.js')
+  const { rotateKeyRing } = await import('./oauth/keys.js')
+  const records = await openRecords(loadConfig())
+  try {
+    const ring = await rotateKeyRing(new RecordsKeyRows(records.db), keep)
+    const effects = { active: ring.active, next: ring.next, retired: ring.retired }
+    await records.append({ requestId: randomUUID(), tool: 'rotate-signing-key', at: new Date().toISOString(), caller: { subject: userInfo().username, clientId: 'cli', issuer: 'local', scopes: [] }, input: { keep }, outcome: 'ok', effects })
+    process.stdout.write(`signing key ${ring.active} signs from each instance's next start (restart them one by one: every instance already publishes it);\n` +
+      `next key ${ring.next} is published from each instance's next start; retired key(s) still published: ${ring.retired.join(', ') || 'none'}\n`)
+  } finally {
+    await records.close()
+  }
+}
+
 async function screenFileCommand (args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args, options: { out: { type: 'string' }, threshold: { type: 'string' }, data: { type: 'string' } }, allowPositionals: true, strict: true })
   const input = positionals[0]
@@ -197,6 +220,7 @@ async function main (argv: string[]): Promise<void> {
     case 'fetch-lists': return await fetchListsCommand(rest)
     case 'list-info': return await listInfoCommand(rest)
     case 'add-user': return await addUserCommand(rest)
+    case 'rotate-signing-key': return await rotateKeyCommand(rest)
     case 'screen-file': return await screenFileCommand(rest)
     case '-h':
     case '--help':

@@ -1,4 +1,4 @@
-import { RecordsOidcStateStore } from './records/oidc-state.js'
+import { oauthStores } from './records/oauth-keys.js'
 import { userInfo } from 'node:os'
 import { McpRegistry, type McpCaller } from '@mcp-fastify/fastify-mcp'
 import { ALL_SCOPES, setupAuth } from './auth.js'
@@ -20,7 +20,7 @@ export async function serve (config: Config): Promise<void> {
     return
   }
   const builtin = config.authMode === 'builtin'
-    ? await (await import('./oauth/index.js')).setupBuiltinAuth(config, { audit: services.records, store: new RecordsOidcStateStore(services.records.db), onAuditError: (err) => { process.stderr.write(`audit of an auth event failed: ${String(err)}\n`) } })
+    ? await (await import('./oauth/index.js')).setupBuiltinAuth(config, { audit: services.records, ...oauthStores(services.records.db), onAuditError: (err) => { process.stderr.write(`audit of an auth event failed: ${String(err)}\n`) } })
     : null
   const { auth, devToken } = builtin ?? external ?? await setupAuth(config)
   const app = await buildApp({ config, auth, services, logger, ...(builtin === null ? {} : { oauth: builtin }) })

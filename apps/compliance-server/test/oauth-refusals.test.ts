@@ -99,8 +99,7 @@ t.test('PKCE missing, PKCE plain, PKCE wrong, an unregistered redirect URI, anot
 
 t.test('a token for another audience, signed by the same server, is refused by /mcp', async (t) => {
   const s = await withAlice(t)
-  const jwks = JSON.parse(await readFile(join(s.dir, 'oauth-signing-keys.json'), 'utf8')) as { keys: Array<Record<string, unknown>> }
-  const key = jwks.keys[0] as Record<string, unknown>
+  const key = await s.signingKey()
   const sign = async (aud: string): Promise<string> => await new SignJWT({ scope: 'sanctions:screen', client_id: 'x' })
     .setProtectedHeader({ alg: 'ES256', kid: String(key.kid) }).setIssuer(s.issuer).setAudience(aud).setSubject('alice').setIssuedAt().setExpirationTime('5m')
     .sign(await importJWK(key, 'ES256'))

@@ -18,7 +18,7 @@ async function documentedCommands (): Promise<string[]> {
     for (const command of block.replace(/\\\n\s*/g, ' ').split('\n')) {
       const c = command.trim()
       if (c === '' || c.startsWith('#')) continue
-      if (/(node apps\/compliance-server\/dist\/main\.js|pnpm --silent) (mint-token|verify-audit|cli)\b/.test(c)) commands.push(c)
+      if (/(node apps\/compliance-server\/dist\/main\.js|pnpm --silent) (mint-token|verify-audit|rotate-signing-key|cli)\b/.test(c)) commands.push(c)
     }
   }
   return commands
@@ -26,7 +26,7 @@ async function documentedCommands (): Promise<string[]> {
 
 t.test('each README command runs as written from the repository root and prints only its result', async (t) => {
   const commands = await documentedCommands()
-  t.ok(commands.length >= 6, `found ${commands.length} commands`)
+  t.ok(commands.length >= 7, `found ${commands.length} commands`)
   // A new user's machine: HOME is empty but for the default DATA_DIR, holding a store with a few records.
   const home = await mkdtemp(join(tmpdir(), 'readme-home-'))
   const { openRecords } = await import('../src/services.js')
@@ -41,6 +41,7 @@ t.test('each README command runs as written from the repository root and prints 
     const r = spawnSync('bash', ['-c', command], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 })
     t.equal(r.status, 0, `${command}: exit 0 (${r.stderr.trim()})`)
     if (/mint-token/.test(command)) t.match(r.stdout, /^[\w-]+\.[\w-]+\.[\w-]+\n$/, `${command}: only a token`)
+    if (/rotate-signing-key/.test(command)) t.match(r.stdout, /^signing key [\w-]+ signs from each instance's next start/, `${command}: names the new signing key`)
     if (/verify-audit/.test(command)) t.match(r.stdout, /^ok: \d+ (lines|records \(\w+\)), chain intact(; [^\n]+)?\n$/, `${command}: only the verdict (one line, with the checkpoint status)`)
   }
   t.ok(existsSync(`${ROOT}chain.ndjson`), 'the export was written where the README says')

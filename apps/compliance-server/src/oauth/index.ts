@@ -7,7 +7,7 @@ import type { ClientMetadata } from 'oidc-provider'
 import { introspectionVerifier, type AuthOptions } from '@mcp-fastify/fastify-mcp'
 import { ConfigError, isDevelopmentEnv, type Config } from '../config.js'
 import { createAuthAuditor, type AuditAuthEvent, type AuditSink } from './audit.js'
-import { loadSigningKeys } from './keys.js'
+import { loadKeyRing, MemoryKeyRows, type KeyRowStore } from './keys.js'
 import { MemoryOidcStateStore } from './memory-state-store.js'
 import { parseScopeMap, Upstream } from './federation.js'
 import { createProvider } from './provider.js'
@@ -36,6 +36,8 @@ export interface BuiltinAuthOptions {
   audit: AuditSink
   /** The records store's state; a memory store when omitted (one process, nothing survives a restart). */
   store?: OidcStateStore
+  /** The key ring (the records store's `oauth_keys`); in memory when omitted. */
+  keys?: KeyRowStore
   onAuditError?: (err: unknown) => void
   /** Replaces the fetch of Client ID Metadata Documents (tests). */
   fetch?: typeof fetch
@@ -62,8 +64,11 @@ export async function setupBuiltinAuth (config: Config, o: BuiltinAuthOptions): 
   const resource = config.AUTH_AUDIENCE ?? config.publicUrl
   const development = isDevelopmentEnv(config.NODE_ENV)
   const { ALL_SCOPES } = await import('../auth.js')
-  const jwks = await loadSigningKeys(join(config.dataDir, 'oauth-signing-keys.json'))
+  // An earlier version kept the keys in DATA_DIR/oauth-signing-keys.json: an empty ring takes them over.
+  const keyRing = await loadKeyRing(o.keys ?? new MemoryKeyRows(), join(config.dataDir, 'oauth-signing-keys.json'))
+  const jwks = keyRing.jwks
   const first = jwks.keys[0] as Record<string, unknown>
+  const secret = keyRing.secret
   const audit: AuditAuthEvent = createAuthAuditor(o.audit, o.onAuditError ?? (() => {}))
 
   let devPassword: string | null = null
@@ -74,7 +79,7 @@ export async function setupBuiltinAuth (config: Config, o: BuiltinAuthOptions): 
   }
   const users = new UserDirectory(config.AUTH_USERS_FILE ?? join(config.dataDir, 'users.json'), extra)
 
-  const introspectionSecret = derive(first, 'introspection-client')
+  const introspectionSecret = derive(secret, 'introspection-client')
   const clients = await readClients(config.AUTH_CLIENTS_FILE)
   if (config.AUTH_INTROSPECTION === 'on') {
     clients.push({ client_id: INTROSPECTION_CLIENT, client_secret: introspectionSecret, grant_types: [], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' })
@@ -86,7 +91,7 @@ export async function setupBuiltinAuth (config: Config, o: BuiltinAuthOptions): 
     scopes: ALL_SCOPES,
     store,
     jwks,
-    cookieKeys: jwks.keys.map((k) => derive(k, 'cookies')),
+    cookieKeys: [derive(secret, 'cookies')],
     accessTokenTtlSeconds: Math.max(1, Math.round(config.AUTH_ACCESS_TOKEN_TTL / 1000)),
     registration: config.registration,
     registrationToken: config.AUTH_REGISTRATION_TOKEN,
@@ -152,7 +157,7 @@ export async function setupBuiltinAuth (config: Config, o: BuiltinAuthOptions): 
         users,
         scopesOf: async (accountId) => (await upstream?.scopesOf(accountId)) ?? (await users.find(accountId))?.scopes ?? null,
         audit,
-        csrfSecret: derive(first, 'csrf'),
+        csrfSecret: derive(secret, 'csrf'),
         upstream: upstream === null ? undefined : { start: async (request, reply, uid) => await (upstream as Upstream).start(request, reply, uid), register: (app) => { (upstream as Upstream).register(app) } }
       })
     }

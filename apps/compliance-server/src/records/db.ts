@@ -10,6 +10,7 @@ export interface Tables {
   audit: { seq: string | number, at: Date | string, request_id: string, prev_hash: string, hash: string, record: string }
   audit_head: { id: number, seq: string | number, hash: string }
   audit_checkpoints: { seq: string | number, hash: string, at: string, key_id: string, signature: string }
+  oauth_keys: { kid: string, state: string, jwk: string, created_at: Date | string }
   watchlist: { customer_ref: string, subject: string, watched_by: string, watched_at: Date | string }
   oidc_state: { model: string, id: string, payload: string, uid: string | null, user_code: string | null, grant_id: string | null, expires_at: Date | string | null }
 }
@@ -111,6 +112,17 @@ const MIGRATIONS: Record<string, Migration> = {
       // One alert per subject and list version from re-screening, however many instances saw the change.
       await db.schema.alterTable('alerts').addColumn('rescreen_key', 'text').execute()
       await db.schema.createIndex('alerts_rescreen_key').on('alerts').column('rescreen_key').unique().execute()
+    }
+  },
+  '0003_oauth_keys': {
+    async up (db: Kysely<Tables>) {
+      // The built-in authorization server's keys (src/oauth/keys.ts): one ring for every instance.
+      await db.schema.createTable('oauth_keys')
+        .addColumn('kid', 'text', (c) => c.primaryKey())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('jwk', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .execute()
     }
   }
 }

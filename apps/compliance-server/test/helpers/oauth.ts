@@ -1,4 +1,4 @@
-import { RecordsOidcStateStore } from '../../src/records/oidc-state.js'
+import { oauthStores } from '../../src/records/oauth-keys.js'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp } from 'node:fs/promises'
 import { createServer } from 'node:net'
@@ -24,14 +24,14 @@ export async function freePort (): Promise<number> {
   })
 }
 
-export interface Started { app: FastifyInstance, url: string, origin: string, issuer: string, dir: string, auditRecords: () => Promise<Array<Record<string, unknown>>>, devToken: string | null }
+export interface Started { app: FastifyInstance, url: string, origin: string, issuer: string, dir: string, auditRecords: () => Promise<Array<Record<string, unknown>>>, devToken: string | null, signingKey: () => Promise<Record<string, unknown>> }
 
 export async function startBuiltin (t: { teardown: (fn: () => unknown) => void }, env: Record<string, string> = {}, options: { fetch?: typeof fetch } = {}): Promise<Started> {
   const dir = await mkdtemp(join(tmpdir(), 'oauth-'))
   const port = env.PORT === undefined ? await freePort() : Number(env.PORT)
   const config = loadConfig({ HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dir, LOG_LEVEL: 'silent', AUTH_DEV_PASSWORD: DEV_PASSWORD, ...env })
   const services = await createServices(config)
-  const builtin = await setupBuiltinAuth(config, { audit: services.records, store: new RecordsOidcStateStore(services.records.db), ...options })
+  const builtin = await setupBuiltinAuth(config, { audit: services.records, ...oauthStores(services.records.db), ...options })
   const app = await buildApp({ config, auth: builtin.auth, services, logger: false, oauth: builtin })
   t.teardown(async () => { await app.close(); await services.records.close().catch(() => {}) })
   await app.listen({ port, host: '127.0.0.1' })
@@ -41,8 +41,13 @@ export async function startBuiltin (t: { teardown: (fn: () => unknown) => void }
     for await (const line of services.records.lines()) if ('record' in line) out.push(line.record as Record<string, unknown>)
     return out
   }
+  /** The private key that signs now (the active key of the ring in the records store). */
+  const signingKey = async (): Promise<Record<string, unknown>> => {
+    const active = (await oauthStores(services.records.db).keys.update(async (rows) => rows)).find((r) => r.state === 'active')
+    return { ...active?.jwk, kid: active?.kid }
+  }
   const origin = `http://127.0.0.1:${port}`
-  return { app, url: `${origin}/mcp`, origin, issuer: builtin.issuer, dir, auditRecords, devToken: builtin.devToken }
+  return { app, url: `${origin}/mcp`, origin, issuer: builtin.issuer, dir, auditRecords, devToken: builtin.devToken, signingKey }
 }
 
 /** A cookie-jar HTTP client that follows redirects by hand (like a browser without JavaScript). */
