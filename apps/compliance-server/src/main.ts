@@ -183,7 +183,7 @@ async function rotateKeyCommand (args: string[]): Promise<void> {
   const { userInfo } = await import('node:os')
   const { randomUUID } = await import('node:crypto')
   const { openRecords } = await import('./services.js')
-  const { RecordsKeyRows } = await import('./records/oauth-keys.js')
+  const { RecordsKeyRows } = await import('./records/oauth.js')
   const { rotateKeyRing } = await import('./oauth/keys.js')
   const records = await openRecords(loadConfig())
   try {

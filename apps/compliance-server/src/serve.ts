@@ -1,4 +1,4 @@
-import { oauthStores } from './records/oauth-keys.js'
+import { oauthStores } from './records/oauth.js'
 import { userInfo } from 'node:os'
 import { McpRegistry, type McpCaller } from '@mcp-fastify/fastify-mcp'
 import { ALL_SCOPES, setupAuth } from './auth.js'

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { decodeJwt, importJWK, SignJWT } from 'jose'
+import { freshDatabase } from './records/helpers.js'
 import { authorizationUrl, Browser, formOf, pkce, REDIRECT, register, signIn, startBuiltin, tokenRequest, type Started } from './helpers/oauth.js'
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url))
@@ -74,6 +75,27 @@ t.test('wrong password, then repeated failures lock the account (audited); the r
   t.ok(audit.some((r) => r.event === 'sign-in-failed' && r.username === 'alice'))
   t.ok(audit.some((r) => r.event === 'locked-out' && r.username === 'alice'))
   t.notOk(JSON.stringify(audit).includes('nope'), 'no password in the audit log')
+})
+
+t.test('the lockout holds across instances on one PostgreSQL: failures on two instances add up', async (t) => {
+  const DATABASE_URL = await freshDatabase(t)
+  const [a, b] = [await withAlice(t, { DATABASE_URL }), await withAlice(t, { DATABASE_URL })]
+  const signInForm = async (s: Started): Promise<(password: string) => Promise<number>> => {
+    const browser = new Browser()
+    const page = await browser.follow(authorizationUrl(s.issuer, await client(s), { challenge: pkce().challenge, resource: s.url, scope: 'sanctions:screen' }))
+    const form = formOf(await page.res.text(), /\/login$/)
+    return async (password) => {
+      const res = await browser.request(new URL(form.action, s.origin).href, { form: { ...form.fields, username: 'alice', password } })
+      await res.text()
+      return res.status
+    }
+  }
+  const onA = await signInForm(a)
+  const onB = await signInForm(b)
+  t.same([await onA('nope-1'), await onA('nope-2'), await onA('nope-3')], [401, 401, 401])
+  t.same([await onB('nope-4'), await onB('nope-5')], [401, 401], 'B counts on from A\'s three failures')
+  t.equal(await onA(ALICE_PASSWORD), 423, 'five failures over two instances lock the account on both')
+  t.equal(await onB(ALICE_PASSWORD), 423)
 })
 
 t.test('PKCE missing, PKCE plain, PKCE wrong, an unregistered redirect URI, another resource: refused', async (t) => {

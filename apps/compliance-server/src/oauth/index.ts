@@ -11,7 +11,7 @@ import { loadKeyRing, MemoryKeyRows, type KeyRowStore } from './keys.js'
 import { MemoryOidcStateStore } from './memory-state-store.js'
 import { parseScopeMap, Upstream } from './federation.js'
 import { createProvider } from './provider.js'
-import { registerOAuthRoutes } from './routes.js'
+import { registerOAuthRoutes, type FailureCounter } from './routes.js'
 import type { OidcStateStore } from './state-store.js'
 import { hashPassword, UserDirectory, type User } from './users.js'
 
@@ -38,6 +38,8 @@ export interface BuiltinAuthOptions {
   store?: OidcStateStore
   /** The key ring (the records store's `oauth_keys`); in memory when omitted. */
   keys?: KeyRowStore
+  /** Failed sign-ins (the records store's `login_failures`, so the lockout holds on every instance); in memory when omitted. */
+  failures?: FailureCounter
   onAuditError?: (err: unknown) => void
   /** Replaces the fetch of Client ID Metadata Documents (tests). */
   fetch?: typeof fetch
@@ -158,6 +160,7 @@ export async function setupBuiltinAuth (config: Config, o: BuiltinAuthOptions): 
         scopesOf: async (accountId) => (await upstream?.scopesOf(accountId)) ?? (await users.find(accountId))?.scopes ?? null,
         audit,
         csrfSecret: derive(secret, 'csrf'),
+        failures: o.failures,
         upstream: upstream === null ? undefined : { start: async (request, reply, uid) => await (upstream as Upstream).start(request, reply, uid), register: (app) => { (upstream as Upstream).register(app) } }
       })
     }

@@ -14,6 +14,8 @@ export interface OAuthRoutesOptions {
   csrfSecret: string
   /** Failed sign-ins per username before it is locked, and for how long. */
   lockout?: { failures: number, windowMs: number }
+  /** Where failed sign-ins are counted (the records store, shared by instances); this process's memory when omitted. */
+  failures?: FailureCounter | undefined
   /** Dynamic client registrations per client address per hour. Default 30. */
   registrationsPerHour?: number
   /** Sign-in attempts per client address per minute. */
@@ -24,17 +26,25 @@ export interface OAuthRoutesOptions {
 
 interface Form { csrf?: string, username?: string, password?: string }
 
+/** Failed sign-ins per key (username) in a fixed window that starts with the first failure. */
+export interface FailureCounter {
+  count: (key: string) => Promise<number>
+  /** Counts one more failure; the count in the current window. */
+  add: (key: string, windowMs: number) => Promise<number>
+  clear: (key: string) => Promise<void>
+}
+
 /** A fixed window counter per key, bounded so that a flood of keys cannot grow it forever. */
 class Counter {
   readonly #hits = new Map<string, { n: number, until: number }>()
   constructor (readonly windowMs: number, readonly max = 50_000) {}
   count (key: string): number { const e = this.#hits.get(key); return e === undefined || e.until <= Date.now() ? 0 : e.n }
-  add (key: string): number {
+  add (key: string, windowMs = this.windowMs): number {
     const now = Date.now()
     let e = this.#hits.get(key)
     if (e === undefined || e.until <= now) {
       if (this.#hits.size >= this.max) this.#hits.delete(this.#hits.keys().next().value as string)
-      e = { n: 0, until: now + this.windowMs }
+      e = { n: 0, until: now + windowMs }
       this.#hits.set(key, e)
     }
     e.n += 1
@@ -42,6 +52,10 @@ class Counter {
   }
 
   clear (key: string): void { this.#hits.delete(key) }
+}
+
+function memoryFailures (c: Counter): FailureCounter {
+  return { count: async (k) => c.count(k), add: async (k, w) => c.add(k, w), clear: async (k) => { c.clear(k) } }
 }
 
 /**
@@ -92,7 +106,7 @@ export async function registerOAuthRoutes (app: FastifyInstance, o: OAuthRoutesO
   })
 
   const lock = o.lockout ?? { failures: 5, windowMs: 15 * 60_000 }
-  const failures = new Counter(lock.windowMs)
+  const failures: FailureCounter = o.failures ?? memoryFailures(new Counter(lock.windowMs))
   const attempts = new Counter(60_000)
   const perMinute = o.attemptsPerMinute ?? 20
   const csrfFor = (uid: string): string => createHmac('sha256', o.csrfSecret).update(`interaction:${uid}`).digest('base64url')
@@ -165,17 +179,17 @@ export async function registerOAuthRoutes (app: FastifyInstance, o: OAuthRoutesO
         void o.audit({ event: 'sign-in-failed', username, clientId: client, reason: 'too many attempts from this address', ip: request.ip })
         return login('Too many sign-in attempts. Wait a minute and try again.', 429)
       }
-      if (failures.count(username) >= lock.failures) {
+      if (await failures.count(username) >= lock.failures) {
         void o.audit({ event: 'locked-out', username, clientId: client, ip: request.ip })
         return login('This account is locked after repeated failed sign-ins. Try again later.', 423)
       }
       const user = await o.users.authenticate(username, String(form.password ?? ''))
       if (user === null) {
-        const n = failures.add(username)
+        const n = await failures.add(username, lock.windowMs)
         void o.audit({ event: n >= lock.failures ? 'locked-out' : 'sign-in-failed', username, clientId: client, reason: 'wrong username or password', ip: request.ip })
         return login('Wrong username or password.', 401)
       }
-      failures.clear(username)
+      await failures.clear(username)
       void o.audit({ event: 'sign-in', username: user.username, clientId: client, ip: request.ip })
       const to = await o.provider.interactionResult(request.raw, reply.raw, { login: { accountId: user.username } }, { mergeWithLastSubmission: false })
       return reply.redirect(to, 303)

@@ -11,6 +11,7 @@ export interface Tables {
   audit_head: { id: number, seq: string | number, hash: string }
   audit_checkpoints: { seq: string | number, hash: string, at: string, key_id: string, signature: string }
   oauth_keys: { kid: string, state: string, jwk: string, created_at: Date | string }
+  login_failures: { key: string, failures: number, window_until: Date | string }
   watchlist: { customer_ref: string, subject: string, watched_by: string, watched_at: Date | string }
   oidc_state: { model: string, id: string, payload: string, uid: string | null, user_code: string | null, grant_id: string | null, expires_at: Date | string | null }
 }
@@ -114,7 +115,7 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.createIndex('alerts_rescreen_key').on('alerts').column('rescreen_key').unique().execute()
     }
   },
-  '0003_oauth_keys': {
+  '0003_oauth': {
     async up (db: Kysely<Tables>) {
       // The built-in authorization server's keys (src/oauth/keys.ts): one ring for every instance.
       await db.schema.createTable('oauth_keys')
@@ -122,6 +123,12 @@ const MIGRATIONS: Record<string, Migration> = {
         .addColumn('state', 'text', (c) => c.notNull())
         .addColumn('jwk', 'text', (c) => c.notNull())
         .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+        .execute()
+      // Failed sign-ins per username in the current window: the lockout holds on every instance.
+      await db.schema.createTable('login_failures')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('failures', 'integer', (c) => c.notNull())
+        .addColumn('window_until', 'timestamptz', (c) => c.notNull())
         .execute()
     }
   }

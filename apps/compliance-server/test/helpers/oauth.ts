@@ -1,4 +1,4 @@
-import { oauthStores } from '../../src/records/oauth-keys.js'
+import { oauthStores } from '../../src/records/oauth.js'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtemp } from 'node:fs/promises'
 import { createServer } from 'node:net'
