@@ -81,7 +81,7 @@ const EnvSchema = z.object({
   SANCTIONS_REFRESH_INTERVAL: z.union([z.literal('0').transform(() => 0), duration]).default(3_600_000),
   SANCTIONS_MAX_AGE: duration.default(48 * 3_600_000),
   SANCTIONS_MIN_RATIO: z.coerce.number().min(0).max(1).default(0.8),
-  AUDIT_LOG_FILE: z.string().min(1).default('compliance-audit.ndjson'),
+  AUDIT_LOG_FILE: z.string().min(1).optional(),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL').optional(),
   DATA_DIR: z.string().min(1).optional(),
   XDG_DATA_HOME: z.string().min(1).optional(),

@@ -12,14 +12,14 @@ import type { Services } from './tools/index.js'
 export { buildScreeningIndex, type ServingIndex } from './screening/serving.js'
 
 /** Opens the records store for a configuration (PostgreSQL with DATABASE_URL, else embedded in DATA_DIR). */
-export async function openRecords (config: Pick<Config, 'DATABASE_URL' | 'dataDir' | 'AUDIT_SIGNING_KEY_FILE' | 'RETENTION_YEARS'>): Promise<RecordsStore> {
+export async function openRecords (config: Pick<Config, 'DATABASE_URL' | 'dataDir' | 'AUDIT_SIGNING_KEY_FILE' | 'RETENTION_YEARS'>, o: { mirrorFile?: string | undefined, onMirrorError?: (err: unknown) => void } = {}): Promise<RecordsStore> {
   // A file where the data folder should be is a configuration mistake: name the variable, not ENOTDIR deep in the store.
   const info = await stat(config.dataDir).catch(() => null)
   if (info !== null && !info.isDirectory()) throw new ConfigError(`invalid DATA_DIR: ${config.dataDir} is not a directory`)
-  return await RecordsStore.open({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir, signingKeyFile: config.AUDIT_SIGNING_KEY_FILE, retentionYears: config.RETENTION_YEARS })
+  return await RecordsStore.open({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir, signingKeyFile: config.AUDIT_SIGNING_KEY_FILE, retentionYears: config.RETENTION_YEARS, ...o })
 }
 
-type ListsConfig = Pick<Config, 'SANCTIONS_DATA_DIR' | 'DATABASE_URL' | 'dataDir' | 'AUDIT_SIGNING_KEY_FILE' | 'RETENTION_YEARS'> & Partial<Pick<Config, 'sanctionsSources' | 'SANCTIONS_REFRESH_INTERVAL' | 'SANCTIONS_MAX_AGE' | 'SANCTIONS_MIN_RATIO' | 'REDIS_URL'>>
+type ListsConfig = Pick<Config, 'SANCTIONS_DATA_DIR' | 'DATABASE_URL' | 'dataDir' | 'AUDIT_SIGNING_KEY_FILE' | 'RETENTION_YEARS'> & Partial<Pick<Config, 'AUDIT_LOG_FILE'>> & Partial<Pick<Config, 'sanctionsSources' | 'SANCTIONS_REFRESH_INTERVAL' | 'SANCTIONS_MAX_AGE' | 'SANCTIONS_MIN_RATIO' | 'REDIS_URL'>>
 
 interface Logger { info: (o: object, m: string) => void, warn: (o: object, m: string) => void, error: (o: object, m: string) => void }
 
@@ -42,7 +42,11 @@ export async function createServices (config: ListsConfig, o: { logger?: Logger,
     ...(o.now === undefined ? {} : { now: o.now })
   })
   // The records store first: a bad DATA_DIR is the one line a failed start prints.
-  const records = await openRecords(config)
+  const records = await openRecords(config, {
+    mirrorFile: config.AUDIT_LOG_FILE,
+    onMirrorError: (err) => { o.logger?.error({ err: (err as Error).message, file: config.AUDIT_LOG_FILE }, 'the AUDIT_LOG_FILE mirror could not be written (retried; the records store keeps every record)') }
+  })
+  if (records.mirror?.quarantined != null) o.logger?.warn({ file: config.AUDIT_LOG_FILE, quarantined: records.mirror.quarantined }, 'AUDIT_LOG_FILE ended in a torn line (a crash mid-write): moved aside, the file continues from the records store')
   await lists.start()
   const changes = new EventEmitter()
   lists.onListChange(() => { changes.emit('sources') })

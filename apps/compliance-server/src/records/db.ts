@@ -171,8 +171,8 @@ export class DataDirLockedError extends Error {
   }
 }
 
-async function lockDir (dir: string): Promise<() => Promise<void>> {
-  const file = join(dir, 'records.lock')
+/** Takes `file` as a lock holding this process's id (a stale one left by a killed process is taken over); `busy` names the holder. */
+export async function lockFile (file: string, busy: (pid: number) => Error): Promise<() => Promise<void>> {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fh = await open(file, 'wx')
@@ -182,11 +182,15 @@ async function lockDir (dir: string): Promise<() => Promise<void>> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim())
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) throw new DataDirLockedError(dir, pid)
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) throw busy(pid)
       await unlink(file).catch(() => {}) // a stale lock left by a killed process
     }
   }
-  throw new Error(`cannot lock the data folder ${dir}`)
+  throw new Error(`cannot take the lock ${file}`)
+}
+
+async function lockDir (dir: string): Promise<() => Promise<void>> {
+  return await lockFile(join(dir, 'records.lock'), (pid) => new DataDirLockedError(dir, pid))
 }
 
 function alive (pid: number): boolean {

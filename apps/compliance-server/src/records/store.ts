@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { sql, type Transaction } from 'kysely'
 import { canonical, hashRow, SigningKey, withoutSecrets, type Checkpoint } from './chain.js'
 import { migrate, openEmbedded, openPostgres, ping, type Engine, type Tables } from './db.js'
+import { AuditMirror } from './mirror.js'
 import { ChainVerifier, type VerifyResult } from './verify.js'
 import {
   RecordsError, RecordsUnavailableError,
@@ -20,6 +21,10 @@ export interface RecordsOptions {
   checkpointIntervalMs?: number
   /** Most records in one commit. */
   maxBatch?: number
+  /** AUDIT_LOG_FILE: an NDJSON file kept as a follower of the chain (see `mirror.ts`); `serve` only. */
+  mirrorFile?: string | undefined
+  /** A mirror write failed (it is retried; the call is not refused for it). */
+  onMirrorError?: (err: unknown) => void
 }
 
 export interface AppendResult { seq: number, hash: string }
@@ -47,6 +52,7 @@ export class RecordsStore {
   #flushing: Promise<void> | null = null
   #closed = false
   readonly #changes = new EventEmitter()
+  #mirror: AuditMirror | null = null
 
   private constructor (engine: Engine, key: SigningKey, o: RecordsOptions) {
     this.#engine = engine
@@ -68,8 +74,20 @@ export class RecordsStore {
       await engine.close()
       throw err
     }
-    return new RecordsStore(engine, key, o)
+    const store = new RecordsStore(engine, key, o)
+    if (o.mirrorFile !== undefined) {
+      try {
+        store.#mirror = await AuditMirror.open(o.mirrorFile, store, { onError: o.onMirrorError ?? (() => {}) })
+      } catch (err) {
+        await store.close()
+        throw err
+      }
+    }
+    return store
   }
+
+  /** The AUDIT_LOG_FILE follower, when configured. */
+  get mirror (): AuditMirror | null { return this.#mirror }
 
   get db (): Engine['db'] { return this.#engine.db }
 
@@ -135,6 +153,7 @@ export class RecordsStore {
     await this.#engine.afterCommit()
     this.stats.commits++
     this.stats.records += batch.length
+    void this.#mirror?.sync()
     return results
   }
 
@@ -176,7 +195,29 @@ export class RecordsStore {
       const cp = await db.selectFrom('audit_checkpoints').selectAll().where('seq', '=', from - 1).executeTakeFirst()
       if (cp !== undefined) yield { checkpoint: toCheckpoint(cp) }
     }
-    let after = from - 1
+    yield * this.#rowsAfter(from - 1)
+  }
+
+  /**
+   * What a follower of the chain (the AUDIT_LOG_FILE mirror) appends after its last record
+   * `afterSeq` and its last checkpoint `afterCheckpoint`: first the checkpoints signed since for
+   * records it already has, then the new records, each with its checkpoint.
+   */
+  async * linesAfter (afterSeq: number, afterCheckpoint: number): AsyncGenerator<Record<string, unknown>> {
+    const late = await this.#engine.db.selectFrom('audit_checkpoints').selectAll().where(sql<boolean>`seq > ${afterCheckpoint} and seq <= ${afterSeq}`).orderBy('seq').execute()
+    for (const c of late) yield { checkpoint: toCheckpoint(c) }
+    yield * this.#rowsAfter(afterSeq)
+  }
+
+  /** The hash of record `seq`, or null when it is not (or no longer) in the store. */
+  async hashOf (seq: number): Promise<string | null> {
+    const r = await this.#engine.db.selectFrom('audit').select('hash').where(sql<boolean>`seq = ${seq}`).executeTakeFirst()
+    return r?.hash ?? null
+  }
+
+  async * #rowsAfter (afterSeq: number): AsyncGenerator<Record<string, unknown>> {
+    const db = this.#engine.db
+    let after = afterSeq
     for (;;) {
       const rows = await db.selectFrom('audit').selectAll().where(sql<boolean>`seq > ${after}`).orderBy('seq').limit(1000).execute()
       if (rows.length === 0) break
@@ -387,6 +428,7 @@ export class RecordsStore {
     clearInterval(this.#timer)
     await this.#flushing
     await this.checkpoint().catch(() => {})
+    await this.#mirror?.close()
     await this.#engine.close()
   }
 }

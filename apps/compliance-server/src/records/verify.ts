@@ -36,6 +36,11 @@ export class ChainVerifier {
   #anchored = 0
   #checkpoints = 0
   #broken: VerifyResult['broken'] | undefined
+  /**
+   * Hashes of the records since the last anchor: a checkpoint signed after later records were
+   * written (a follower file such as the AUDIT_LOG_FILE mirror) anchors the record it names.
+   */
+  readonly #recent = new Map<number, string>()
 
   constructor (key: SigningKey | null) {
     this.#key = key
@@ -70,6 +75,10 @@ export class ChainVerifier {
     }
     this.#first ??= seq
     this.#records++
+    if (l.v === 2) {
+      this.#recent.set(seq, l.hash as string)
+      if (this.#recent.size > 100_000) this.#recent.delete(this.#recent.keys().next().value as number)
+    }
     this.#prev = l.hash as string
     this.#expect = seq + 1
   }
@@ -81,11 +90,12 @@ export class ChainVerifier {
       // The start of an export or of a purged chain: the checkpoint anchors what follows.
       this.#prev = c.hash
       this.#expect = c.seq + 1
-    } else if (c.seq !== this.#expect - 1 || c.hash !== this.#prev) {
+    } else if (c.seq === this.#expect - 1 ? c.hash !== this.#prev : this.#recent.get(c.seq) !== c.hash || c.seq < this.#anchored) {
       this.#fail(c.seq, `checkpoint at ${c.seq} does not match the chain (record ${c.seq} changed, removed or reordered)`)
       return
     }
     this.#anchored = c.seq
+    for (const seq of this.#recent.keys()) if (seq <= c.seq) this.#recent.delete(seq); else break
     this.#checkpoints++
   }
 
