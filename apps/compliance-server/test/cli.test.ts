@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { decodeJwt } from 'jose'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
+import { writeV1Log } from './helpers/v1-log.js'
 
 const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url))
 const BASE_ENV = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' }
@@ -104,10 +105,7 @@ t.test('mint-token prints only a token signed with the configured secret; verify
 
   const dir = await mkdtemp(join(tmpdir(), 'cli-'))
   const file = join(dir, 'audit.ndjson')
-  const { AuditLog } = await import('../src/domain/audit.js')
-  const log = await AuditLog.open(file)
-  for (let i = 0; i < 5; i++) await log.append({ i })
-  await log.close()
+  await writeV1Log(file, Array.from({ length: 5 }, (_, i) => ({ i })))
   const good = await run(['verify-audit', file], {})
   t.equal(good.code, 0)
   t.match(good.stdout, /ok: 5 lines/)

@@ -50,10 +50,8 @@ t.test('each README command runs as written from the repository root and prints 
 t.test('through pnpm --filter, a relative path is taken from the folder the command was typed in', async (t) => {
   const auditFile = `${ROOT}compliance-audit.ndjson`
   if (!existsSync(auditFile)) {
-    const { AuditLog } = await import('../src/domain/audit.js')
-    const log = await AuditLog.open(auditFile)
-    await log.append({ tool: 'readme-test' })
-    await log.close()
+    const { writeV1Log } = await import('./helpers/v1-log.js')
+    await writeV1Log(auditFile, [{ tool: 'readme-test' }])
     t.teardown(async () => { await rm(auditFile, { force: true }) })
   }
   const r = spawnSync('pnpm', ['--silent', '--filter', 'compliance-server', 'verify-audit', 'compliance-audit.ndjson'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' }, encoding: 'utf8', timeout: 60_000 })
