@@ -37,7 +37,7 @@ async function startBare () {
 
 async function startCompliance (env) {
   const child = spawn(process.execPath, [MAIN, 'serve'], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, AUTH_ISSUER: 'https://issuer.bench', AUTH_HS256_SECRET: SECRET, MCP_PUBLIC_URL: 'http://127.0.0.1/mcp', PORT: '0', LOG_LEVEL: 'info', RATE_LIMIT_MAX: '100000000', ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, AUTH_ISSUER: 'https://issuer.bench', AUTH_HS256_SECRET: SECRET, MCP_PUBLIC_URL: 'http://127.0.0.1/mcp', PORT: '0', LOG_LEVEL: 'info', LOG_FORMAT: 'json', RATE_LIMIT_MAX: '100000000', ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   let out = ''
@@ -92,7 +92,9 @@ async function compliance (engine) {
     const body = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'country_risk', arguments: { country: 'Burma' } } })
     const check = await (await fetch(t.url, { method: 'POST', headers: h, body })).text()
     if (!check.includes('"riskLevel"')) throw new Error(`country_risk did not answer: ${check.slice(0, 300)}`)
-    const r = await cannon({ url: t.url, headers: h, body })
+    // Each request its own id: ids of requests in flight in one session must differ (a reused one is refused).
+    let n = 100
+    const r = await cannon({ url: t.url, headers: h, requests: [{ setupRequest: (req) => ({ ...req, body: body.replace('"id":2', `"id":${++n}`) }) }] })
     const stats = await t.stop()
     return { ...r, perCommit: stats === null || stats.commits === 0 ? null : stats.records / stats.commits }
   } finally {

@@ -312,6 +312,7 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
     const record = await lookup(request)
     if (batch && record.protocolVersion !== '2025-03-26') throw new FST_MCP_INVALID_REQUEST('batches are accepted only in sessions negotiated at 2025-03-26')
     const live = await hub.live(record)
+    refuseReusedIds(live, messages, kinds)
     if (!batch && kinds[0] === 'request' && lean(request, reply, live, messages[0] as Msg)) return
     const requests: Array<JSONRPCMessage & { id: RequestId }> = []
     for (let i = 0; i < messages.length; i++) {
@@ -335,6 +336,23 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
         }
       }
       live.transport.receive(r, ex, b)
+    }
+  }
+
+  /**
+   * Responses are routed by request id, so a request whose id is already in flight in the session (or
+   * twice in one batch) would take over the other's answer and leave one of them hanging: it is refused
+   * at once, with id null so that the client cannot match the error to the request still running.
+   */
+  function refuseReusedIds (live: LiveSession, messages: Msg[], kinds: string[]): void {
+    let seen: Set<unknown> | null = null
+    for (let i = 0; i < messages.length; i++) {
+      if (kinds[i] !== 'request') continue
+      const id = messages[i]?.id as RequestId
+      if (live.transport.runs(id) || seen?.has(id) === true) {
+        throw rpcError(new FST_MCP_INVALID_REQUEST(`request id ${JSON.stringify(id)} is already in use in this session (the ids of a session's requests in flight must differ)`), { code: RPC.INVALID_REQUEST, id: null })
+      }
+      if (messages.length > 1) (seen ??= new Set()).add(id)
     }
   }
 
