@@ -11,6 +11,7 @@ import { createMetrics, startMetricsServer } from './telemetry/metrics.js'
 import { registerTools, type Services } from './tools/index.js'
 import { announceChanges, registerResources } from './resources/index.js'
 import { registerPrompts } from './prompts/index.js'
+import type { Otel } from './telemetry/otel.js'
 
 export const SERVER_INFO = { name: 'compliance-server', title: 'Compliance tools', version: '0.1.0' }
 
@@ -40,6 +41,8 @@ export interface BuildOptions {
   logger?: false | FastifyBaseLogger
   /** The built-in authorization server's routes (AUTH_MODE=builtin). */
   oauth?: { register: (app: FastifyInstance) => Promise<void> }
+  /** The OpenTelemetry SDK (OTEL_*): its `@fastify/otel` plugin is registered before anything else. */
+  otel?: Otel
 }
 
 /** The HTTP service: MCP endpoint, health and readiness probes, Redis when configured. */
@@ -54,6 +57,7 @@ export async function buildApp (o: BuildOptions): Promise<FastifyInstance> {
   })
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
+  if (o.otel !== undefined) await app.register(o.otel.fastifyPlugin)
 
   let redis: RedisBackend | null = null
   if (config.REDIS_URL !== undefined) redis = createRedisBackend({ url: config.REDIS_URL })

@@ -29,8 +29,11 @@ async function serveCommand (): Promise<void> {
     // PORT=0 asks for any free port: take one now, so the public URL, the issuer and the banner name the real one.
     config = loadConfig({ ...process.env, PORT: String(await freePort(config.HOST)) })
   }
+  // Telemetry first (when OTEL_* asks for it), so that the providers exist before anything makes a span.
+  const { startOtel } = await import('./telemetry/otel.js')
+  const otel = await startOtel(process.env)
   const { serve } = await import('./serve.js')
-  await serve(config)
+  await serve(config, { otel })
 }
 
 async function freePort (host: string): Promise<number> {

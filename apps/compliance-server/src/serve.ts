@@ -7,23 +7,25 @@ import type { Config } from './config.js'
 import { createLogger } from './logging.js'
 import { createServices } from './services.js'
 import { registerTools } from './tools/index.js'
+import type { Otel } from './telemetry/otel.js'
 
 /** Starts the service on HTTP (default) or stdio, and shuts it down cleanly on SIGTERM/SIGINT. */
-export async function serve (config: Config): Promise<void> {
+export async function serve (config: Config, o: { otel?: Otel | null } = {}): Promise<void> {
+  const otel = o.otel ?? null
   // Key material is checked before anything is loaded, so a bad key file is the one line the start prints.
   const external = config.TRANSPORT === 'http' && config.authMode !== 'builtin' ? await setupAuth(config) : null
   // One logger for the whole process, so list refreshes read like the request lines (pretty or JSON).
   const logger = createLogger({ level: config.LOG_LEVEL, format: config.logFormat })
   const services = await createServices(config, { logger: logger.child({ component: 'lists' }) })
   if (config.TRANSPORT === 'stdio') {
-    await serveStdio(config, services)
+    await serveStdio(config, services, otel)
     return
   }
   const builtin = config.authMode === 'builtin'
     ? await (await import('./oauth/index.js')).setupBuiltinAuth(config, { audit: services.records, ...oauthStores(services.records.db), onAuditError: (err) => { process.stderr.write(`audit of an auth event failed: ${String(err)}\n`) } })
     : null
   const { auth, devToken } = builtin ?? external ?? await setupAuth(config)
-  const app = await buildApp({ config, auth, services, logger, ...(builtin === null ? {} : { oauth: builtin }) })
+  const app = await buildApp({ config, auth, services, logger, ...(builtin === null ? {} : { oauth: builtin }), ...(otel === null ? {} : { otel }) })
   await app.listen({ host: config.HOST, port: config.PORT })
   if (builtin !== null && builtin.devToken !== null) printBuiltinBanner(config, builtin.issuer, builtin.devPassword as string, builtin.devToken)
   else if (devToken !== null) printDevelopmentBanner(config, devToken)
@@ -38,6 +40,7 @@ export async function serve (config: Config): Promise<void> {
       .then(async () => {
         await services.records.close()
         app.log.info({ commits: services.records.stats.commits, records: services.records.stats.records }, 'audit chain: records appended in commits (group commit)')
+        await otel?.shutdown()
       })
       .then(() => { process.exit(0) }, (err: unknown) => { app.log.error({ err }, 'shutdown failed'); process.exit(1) })
   }
@@ -91,7 +94,7 @@ function printBuiltinBanner (config: Config, issuer: string, password: string, t
 }
 const DEV_USER_NAME = 'analyst'
 
-async function serveStdio (config: Config, services: Awaited<ReturnType<typeof createServices>>): Promise<void> {
+async function serveStdio (config: Config, services: Awaited<ReturnType<typeof createServices>>, otel: Otel | null): Promise<void> {
   const { StdioServerTransport } = await import('@modelcontextprotocol/server/stdio')
   const caller: McpCaller = {
     subject: config.MCP_STDIO_SUBJECT ?? userInfo().username,
@@ -112,7 +115,7 @@ async function serveStdio (config: Config, services: Awaited<ReturnType<typeof c
   const transport = new StdioServerTransport()
   await server.connect(transport)
   const stop = (): void => {
-    server.close().then(async () => { await services.records.close() }).then(() => { process.exit(0) }, () => { process.exit(1) })
+    server.close().then(async () => { await services.records.close(); await otel?.shutdown() }).then(() => { process.exit(0) }, () => { process.exit(1) })
   }
   process.on('SIGTERM', stop)
   process.on('SIGINT', stop)

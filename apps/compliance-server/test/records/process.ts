@@ -8,10 +8,10 @@ export const SECRET = 'process-test-secret-that-is-long-enough-0123'
 export interface Instance { child: ChildProcess, url: string, stderr: () => string, exited: Promise<number | null> }
 
 /** Starts `compliance-server serve` as its own process; resolves once it listens. A variable given as '' is left unset. */
-export async function startInstance (t: { teardown: (fn: () => unknown) => void }, env: Record<string, string>): Promise<Instance> {
+export async function startInstance (t: { teardown: (fn: () => unknown) => void }, env: Record<string, string>, o: { node?: string } = {}): Promise<Instance> {
   const merged: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', AUTH_ISSUER: 'https://issuer.test', AUTH_HS256_SECRET: SECRET, MCP_PUBLIC_URL: 'http://127.0.0.1/mcp', PORT: '0', LOG_LEVEL: 'info', LOG_FORMAT: 'json', RATE_LIMIT_MAX: '1000000', ...env }
   for (const [k, v] of Object.entries(merged)) if (v === '') delete merged[k]
-  const child = spawn(process.execPath, [MAIN, 'serve'], { env: merged })
+  const child = spawn(o.node ?? process.execPath, [MAIN, 'serve'], { env: merged })
   let out = ''
   let err = ''
   const exited = new Promise<number | null>((resolve) => { child.on('exit', (code) => { resolve(code) }) })
