@@ -65,3 +65,17 @@ t.test('the issue\'s one-letter typos come back at the default threshold with th
     t.same(def?.score, low?.score, `${name} at the default threshold`)
   }
 })
+
+t.test('the index built in slices (list refresh) answers exactly as the one built at once, and leaves the event loop free while it builds', async (t) => {
+  let ticks = 0
+  const timer = setInterval(() => { ticks++ }, 1)
+  const sliced = await ScreeningIndex.build(entries, { countryMatches: sameCountry }, 2)
+  clearInterval(timer)
+  t.ok(ticks > 0, `timers ran during the build (${ticks})`)
+  t.equal(sliced.size, index.size)
+  t.equal(sliced.nameCount, index.nameCount)
+  for (let i = 0; i < samples / 2; i++) {
+    const q = query()
+    t.same(key(sliced.screen(q)), key(index.screen(q)), JSON.stringify(q))
+  }
+})

@@ -113,10 +113,10 @@ function maxBonus (q: ScreenQuery): number {
 export class ScreeningIndex {
   readonly #entries: SanctionsEntry[]
   readonly #names: NameRecord[] = []
-  readonly #weights: TokenWeights
+  #weights!: TokenWeights
   readonly #vocab: string[] = []
   readonly #vocabCodes: string[][] = []
-  readonly #vocabCounts: Uint8Array
+  #vocabCounts!: Uint8Array
   readonly #byLength: number[][] = []
   readonly #postings: number[][] = []
   readonly #identifiers = new Map<string, IdRecord[]>()
@@ -124,11 +124,33 @@ export class ScreeningIndex {
   readonly #byId = new Map<string, SanctionsEntry>()
   readonly #countryMatches: (a: string, b: string) => boolean
 
-  constructor (entries: SanctionsEntry[], options: { countryMatches?: (query: string, listed: string) => boolean } = {}) {
+  constructor (entries: SanctionsEntry[], options: { countryMatches?: (query: string, listed: string) => boolean } = {}, build = true) {
     this.#entries = entries
     this.#countryMatches = options.countryMatches ?? ((a, b) => a.toLowerCase() === b.toLowerCase())
+    if (build) for (const _ of this.#steps()) { /* all at once */ }
+  }
+
+  /**
+   * The same index, built in slices of about `sliceMs` of work with the event loop free between them,
+   * so that queries on the serving index keep being answered while a new list version is indexed.
+   */
+  static async build (entries: SanctionsEntry[], options: { countryMatches?: (query: string, listed: string) => boolean } = {}, sliceMs = 4): Promise<ScreeningIndex> {
+    const index = new ScreeningIndex(entries, options, false)
+    let since = performance.now()
+    for (const _ of index.#steps()) {
+      if (performance.now() - since < sliceMs) continue
+      await new Promise((resolve) => setImmediate(resolve))
+      since = performance.now()
+    }
+    return index
+  }
+
+  /** Builds the index; yields after each unit of work (an entry, a name, a token), where a slice may end. */
+  * #steps (): Generator<void> {
+    const entries = this.#entries
     const raw: Array<{ entry: number, name: string, kind: NameRecord['kind'], tokens: string[] }> = []
-    entries.forEach((e, entry) => {
+    for (let entry = 0; entry < entries.length; entry++) {
+      const e = entries[entry] as SanctionsEntry
       this.#byId.set(`${e.source}:${e.id}`, e)
       for (const n of [{ name: e.name, kind: 'primary' as NameRecord['kind'] }, ...e.aliases]) {
         const tokens = tokenize(n.name)
@@ -147,8 +169,10 @@ export class ScreeningIndex {
         if (list === undefined) this.#identifiers.set(key, list = [])
         list.push({ entry, ...ident })
       }
-    })
+      yield
+    }
     this.#weights = new TokenWeights(raw.map((r) => r.tokens))
+    yield
     const vocabId = new Map<string, number>()
     for (const r of raw) {
       const f = form(r.tokens, this.#weights)
@@ -164,14 +188,17 @@ export class ScreeningIndex {
         }
         this.#postings[v]?.push(id)
       }
+      yield
     }
     this.#vocabCounts = new Uint8Array(this.#vocab.length * CHARS)
-    this.#vocab.forEach((t, v) => {
+    for (let v = 0; v < this.#vocab.length; v++) {
+      const t = this.#vocab[v] as string
       for (let k = 0; k < t.length; k++) {
         const c = v * CHARS + charCode(t.charCodeAt(k))
         this.#vocabCounts[c] = Math.min(255, (this.#vocabCounts[c] as number) + 1)
       }
-    })
+      if (v % 64 === 63) yield
+    }
   }
 
   /** Number of list entries. */
