@@ -7,6 +7,8 @@ import type { AlertInput, CallerInfo } from './records/types.js'
 import { ALGORITHM, DEFAULT_THRESHOLD, type ScreeningHit } from './screening/index.js'
 import { buildScreeningIndex, type ServingIndex } from './screening/serving.js'
 
+interface Log { info: (o: object, m: string) => void, error: (o: object, m: string) => void }
+
 /** The caller of every alert that a list change raised (no person asked for it). */
 export const RESCREEN_CALLER: CallerInfo = { subject: 'system:rescreen', clientId: null, issuer: null, scopes: [] }
 
@@ -62,16 +64,17 @@ export async function subjectsToRescreen (records: RecordsStore): Promise<Rescre
  * caller `system:rescreen` and the list version that caused it. With several instances each sees the
  * change; the records store opens the alert once.
  */
-export function startServiceRescreening (lists: ListManager<ServingIndex>, records: RecordsStore, log?: { info: (o: object, m: string) => void }): () => void {
+export function startServiceRescreening (lists: ListManager<ServingIndex>, records: RecordsStore, log?: Log): () => void {
   return startRescreening(lists, {
     subjects: async () => await subjectsToRescreen(records),
     buildIndex: buildScreeningIndex,
     threshold: DEFAULT_THRESHOLD,
-    openAlert: async (found) => { await openRescreenAlert(lists, records, found, log) }
+    openAlert: async (found) => { await openRescreenAlert(lists, records, found, log) },
+    onError: (err, change) => { log?.error({ err: (err as Error).message, sourceId: change.sourceId, versionId: change.versionId }, 're-screening after a list change failed (records store unreachable?); it is retried until it succeeds') }
   })
 }
 
-async function openRescreenAlert (lists: ListManager<ServingIndex>, records: RecordsStore, found: NewHits<ScreeningHit>, log?: { info: (o: object, m: string) => void }): Promise<void> {
+async function openRescreenAlert (lists: ListManager<ServingIndex>, records: RecordsStore, found: NewHits<ScreeningHit>, log?: Log): Promise<void> {
   const { subject, hits, sourceId, versionId } = found
   const current = lists.current()
   const version = current.id === versionId ? current : { id: versionId, datasets: current.datasets }

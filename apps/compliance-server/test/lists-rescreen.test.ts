@@ -7,6 +7,7 @@ import { DEFAULT_THRESHOLD, type ScreeningHit } from '../src/screening/index.js'
 import type { SanctionsEntry } from '../src/domain/types.js'
 import { diffEntries, ListManager, startRescreening, type NewHits, type RescreenSubject } from '../src/lists/index.js'
 import { buildScreeningIndex } from '../src/services.js'
+import { until } from './helpers/wait.js'
 
 const entry = (id: string, name: string): SanctionsEntry => ({ source: 'UN', id, name, type: 'individual', programs: [], countries: [], birthDates: [], aliases: [], identifiers: [] })
 
@@ -54,5 +55,36 @@ t.test('a new list version re-screens the watchlist against the delta only and r
   await writeFile(path, next.replace('<FIRST_NAME>JO</FIRST_NAME>', '<FIRST_NAME>JO</FIRST_NAME><THIRD_NAME>X</THIRD_NAME>').replace('KPi.999', 'KPi.998'))
   await m.refresh()
   t.same(alerts.slice(2).map((a) => [a.subject.customerRef, ...a.hits.map((h) => h.id)]), [['c-added', 'KPi.998']], 'only the entry new by id is new')
+  await m.close()
+})
+
+t.test('a re-screening that fails (records store down) is retried until it succeeds', async (t) => {
+  const un = await readFile(join(DEFAULT_DATA_DIR, 'un-sample', 'consolidated.sample.xml'), 'utf8')
+  const dir = await mkdtemp(join(tmpdir(), 'rescreen-'))
+  const path = join(dir, 'un.xml')
+  await writeFile(path, un)
+  const m = new ListManager({ sources: [{ id: 'un', format: 'auto', path }], buildIndex: buildScreeningIndex, refreshIntervalMs: 0 })
+  await m.start()
+  let down = 3
+  const errors: string[] = []
+  const alerts: Array<NewHits<ScreeningHit>> = []
+  const stop = startRescreening(m, {
+    subjects: async () => {
+      if (down-- > 0) throw new Error('records store unreachable')
+      return [{ customerRef: 'c-1', subject: { name: 'Zebediah Quortleby' } }]
+    },
+    buildIndex: buildScreeningIndex,
+    threshold: DEFAULT_THRESHOLD,
+    openAlert: async (h) => { alerts.push(h) },
+    onError: (err) => { errors.push((err as Error).message) },
+    retryMs: 10
+  })
+  t.teardown(stop)
+  await writeFile(path, un.replace('<INDIVIDUALS>', '<INDIVIDUALS><INDIVIDUAL><DATAID>1</DATAID><FIRST_NAME>ZEBEDIAH</FIRST_NAME><SECOND_NAME>QUORTLEBY</SECOND_NAME><UN_LIST_TYPE>DPRK</UN_LIST_TYPE><REFERENCE_NUMBER>KPi.999</REFERENCE_NUMBER></INDIVIDUAL>'))
+  await m.refresh()
+  t.same(alerts, [], 'the first attempt failed')
+  t.ok(await until(() => alerts.length > 0, 5_000, 10), 'a retry raised the alert')
+  t.same(errors, ['records store unreachable', 'records store unreachable', 'records store unreachable'], 'each failed attempt reported')
+  t.same(alerts.map((a) => [a.subject.customerRef, a.hits[0]?.id, a.versionId]), [['c-1', 'KPi.999', m.current().id]], 'once, naming the version that caused it')
   await m.close()
 })

@@ -72,7 +72,9 @@ export async function rescreenChange<H extends { source: string, id: string, sco
 
 /**
  * Re-screens on every list change: `subjects` is read afresh each time (the watchlist and the subjects
- * of the stored alerts), and each subject's new hits go to `openAlert`. Returns the function that stops it.
+ * of the stored alerts), and each subject's new hits go to `openAlert`. A change whose re-screening
+ * fails (the records store unreachable) is kept and tried again, `retryMs` doubling up to a minute,
+ * until it succeeds: `openAlert` must be idempotent. Returns the function that stops it.
  */
 export function startRescreening<I, H extends { source: string, id: string, score: number }> (
   lists: ListManager<I>,
@@ -81,9 +83,37 @@ export function startRescreening<I, H extends { source: string, id: string, scor
     buildIndex: (entries: SanctionsEntry[]) => Screener<H> | Promise<Screener<H>>
     threshold: number
     openAlert: (hits: NewHits<H>) => Promise<void>
+    onError?: (err: unknown, change: ListChange) => void
+    retryMs?: number
   }
 ): () => void {
-  return lists.onListChange(async (change) => {
-    for (const found of await rescreenChange(change, await o.subjects(), o.buildIndex, o.threshold)) await o.openAlert(found)
+  const pending: ListChange[] = []
+  const first = o.retryMs ?? 5_000
+  let delay = first
+  let timer: NodeJS.Timeout | null = null
+  const run = async (change: ListChange): Promise<boolean> => {
+    try {
+      for (const found of await rescreenChange(change, await o.subjects(), o.buildIndex, o.threshold)) await o.openAlert(found)
+      return true
+    } catch (err) {
+      o.onError?.(err, change)
+      return false
+    }
+  }
+  const schedule = (): void => {
+    if (pending.length === 0 || timer !== null) return
+    timer = setTimeout(() => {
+      timer = null
+      void (async () => {
+        for (const change of pending.splice(0)) if (!await run(change)) pending.push(change)
+        delay = pending.length === 0 ? first : Math.min(delay * 2, 60_000)
+        schedule()
+      })()
+    }, delay)
+    timer.unref()
+  }
+  const off = lists.onListChange(async (change) => {
+    if (!await run(change)) { pending.push(change); schedule() }
   })
+  return () => { off(); if (timer !== null) clearTimeout(timer) }
 }
