@@ -64,8 +64,17 @@ async function openSession (url, headers = {}) {
   return h
 }
 
+// Every request carries its own JSON-RPC id (in every scenario, ours, the peers' and bare Fastify's,
+// so the comparison stays fair): the ids of requests in flight in one session must differ.
+let nextId = 100
+function uniqueIds (opts) {
+  if (typeof opts.body !== 'string' || !opts.body.includes('"id":2')) return opts
+  const { body, ...rest } = opts
+  return { ...rest, requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, body: body.replace('"id":2', `"id":${++nextId}`) }) }] }
+}
+
 async function cannon (opts) {
-  const result = await autocannon({ connections: CONNECTIONS, duration: DURATION, method: 'POST', ...opts })
+  const result = await autocannon({ connections: CONNECTIONS, duration: DURATION, method: 'POST', ...uniqueIds(opts) })
   return {
     rps: result.requests.average,
     p50: result.latency.p50,

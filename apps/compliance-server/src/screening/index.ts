@@ -93,6 +93,23 @@ interface IdRecord { entry: number, kind: string, value: string }
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000
 const CHARS = 36
+/** Token lengths up to this one have their shared-character bound in a table. */
+const MAX_LEN = 64
+/** Query tokens whose similar listed tokens are remembered (about 16 bytes a remembered id). */
+const SIMILAR_CACHE = 20_000
+
+/** The fewest characters `la`- and `lb`-long tokens must share for `similarityUpperBound` to reach TOKEN_FLOOR (it grows with them); min(la, lb) + 1 when none is enough. */
+function minSharedFor (la: number, lb: number): number {
+  const most = Math.min(la, lb)
+  for (let s = 0; s <= most; s++) if (similarityUpperBound(la, lb, s) >= TOKEN_FLOOR) return s
+  return most + 1
+}
+
+function charFrequency (vocabCounts: Uint8Array, vocab: number): Uint32Array {
+  const f = new Uint32Array(CHARS)
+  for (let v = 0; v < vocab; v++) for (let c = 0; c < CHARS; c++) if ((vocabCounts[v * CHARS + c] as number) > 0) f[c] = (f[c] as number) + 1
+  return f
+}
 const charCode = (ch: number): number => ch >= 97 ? ch - 97 : ch - 48 + 26
 
 /** Turns a query's token list into a weighted form. */
@@ -217,8 +234,36 @@ export class ScreeningIndex {
     return e === undefined ? [] : this.#entryIdentifiers[this.#entries.indexOf(e)] ?? []
   }
 
+  /** Listed tokens similar to a query token, for the tokens asked most recently (the index never changes). */
+  readonly #similarCache = new Map<string, number[]>()
+  /** `#minShared[la * MAX_LEN + lb]`: the fewest shared characters for which the bound can reach TOKEN_FLOOR (0: not computed; > min(la, lb): never). */
+  readonly #minShared = new Uint8Array(MAX_LEN * MAX_LEN)
+  /** How many listed tokens hold each character: the rarest are compared first, so a hopeless token is left soonest. */
+  #charFrequency: Uint32Array | null = null
+
+  #need (la: number, lb: number): number {
+    if (la >= MAX_LEN || lb >= MAX_LEN) return minSharedFor(la, lb)
+    const k = la * MAX_LEN + lb
+    let v = this.#minShared[k] as number
+    if (v === 0) this.#minShared[k] = v = minSharedFor(la, lb) + 1
+    return v - 1
+  }
+
   /** Every listed token whose similarity to `q` reaches TOKEN_FLOOR (exact: pruned only by a proven upper bound). */
   #similarTokens (q: string, codes: string[]): number[] {
+    const cached = this.#similarCache.get(q)
+    if (cached !== undefined) {
+      this.#similarCache.delete(q)
+      this.#similarCache.set(q, cached)
+      return cached
+    }
+    const out = this.#scanSimilar(q, codes)
+    if (this.#similarCache.size >= SIMILAR_CACHE) this.#similarCache.delete(this.#similarCache.keys().next().value as string)
+    this.#similarCache.set(q, out)
+    return out
+  }
+
+  #scanSimilar (q: string, codes: string[]): number[] {
     const counts = new Uint8Array(CHARS)
     const distinct: number[] = []
     for (let k = 0; k < q.length; k++) {
@@ -226,17 +271,32 @@ export class ScreeningIndex {
       if (counts[c] === 0) distinct.push(c)
       counts[c] = (counts[c] as number) + 1
     }
+    const freq = this.#charFrequency ??= charFrequency(this.#vocabCounts, this.#vocab.length)
+    distinct.sort((a, b) => (freq[a] as number) - (freq[b] as number))
+    // rest[i]: the most the characters from i on can still add.
+    const rest = new Array<number>(distinct.length + 1).fill(0)
+    for (let i = distinct.length - 1; i >= 0; i--) rest[i] = (rest[i + 1] as number) + (counts[distinct[i] as number] as number)
+    const vocabCounts = this.#vocabCounts
     const out: number[] = []
-    this.#byLength.forEach((bucket, lv) => {
-      if (similarityUpperBound(q.length, lv, Math.min(q.length, lv)) < TOKEN_FLOOR) return
+    for (let lv = 0; lv < this.#byLength.length; lv++) {
+      const bucket = this.#byLength[lv]
+      if (bucket === undefined) continue
+      const need = this.#need(q.length, lv)
+      if (need > Math.min(q.length, lv)) continue
       for (const v of bucket) {
         const base = v * CHARS
         let shared = 0
-        for (const c of distinct) shared += Math.min(counts[c] as number, this.#vocabCounts[base + c] as number)
-        if (similarityUpperBound(q.length, lv, shared) < TOKEN_FLOOR) continue
+        for (let i = 0; i < distinct.length; i++) {
+          const c = distinct[i] as number
+          const have = vocabCounts[base + c] as number
+          const want = counts[c] as number
+          shared += have < want ? have : want
+          if (shared + (rest[i + 1] as number) < need) { shared = -1; break }
+        }
+        if (shared < need) continue
         if (tokenSimilarity(q, this.#vocab[v] as string, codes, this.#vocabCodes[v] as string[]).similarity >= TOKEN_FLOOR) out.push(v)
       }
-    })
+    }
     return out
   }
 

@@ -60,8 +60,16 @@ export function tokenSimilarity (a: string, b: string, ca: readonly string[], cb
   if (a.length === 1 || b.length === 1) return { similarity: 0, string: 0, phonetic: 0, initial: false }
   let s = Math.max(0, jaroWinkler(a, b) - lengthPenalty(a.length, b.length))
   if (s < ONE_EDIT_SIMILARITY && a.length >= 3 && b.length >= 3 && oneEditApart(a, b)) s = ONE_EDIT_SIMILARITY
-  const bonus = ca.some((c) => cb.includes(c)) ? Math.min(PHONETIC_BONUS, 0.99 - s) : 0
+  const bonus = shareCode(ca, cb) ? Math.min(PHONETIC_BONUS, 0.99 - s) : 0
   return { similarity: s + Math.max(0, bonus), string: s, phonetic: Math.max(0, bonus), initial: false }
+}
+
+/** Whether two tokens share a phonetic code (a plain loop: this runs for every candidate token pair). */
+function shareCode (ca: readonly string[], cb: readonly string[]): boolean {
+  for (let i = 0; i < ca.length; i++) {
+    for (let j = 0; j < cb.length; j++) if (ca[i] === cb[j]) return true
+  }
+  return false
 }
 
 /**
