@@ -1,6 +1,6 @@
 export { DataError } from './errors.js'
 export { detectFormat, readFiles, FORMAT_NAMES } from './detect.js'
-export { diffEntries, type EntryDelta } from './delta.js'
+export { diffEntries, diffEntriesSliced, type EntryDelta } from './delta.js'
 export { ListManager, type ListChange, type ListManagerOptions, type ListVersion, type RefreshReport, type SourceStatus, type VersionCoordinator } from './manager.js'
 export { fetchSource, parseSources, sourcesOfDir, type Fetched, type Validators } from './sources.js'
 export { LIST_FORMATS, type ConcreteFormat, type ListFile, type ListFormat, type ReadResult, type SourceConfig } from './types.js'

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { DatasetInfo, SanctionsEntry } from '../domain/types.js'
 import { readFiles } from './detect.js'
-import { diffEntries, type EntryDelta } from './delta.js'
+import { diffEntriesSliced, type EntryDelta } from './delta.js'
 import { DataError } from './errors.js'
 import { fetchSource, type FetchLike, type Validators } from './sources.js'
 import type { ListFile, ReadResult, SourceConfig } from './types.js'
@@ -224,7 +224,7 @@ export class ListManager<I> {
     this.#o.logger.info({ versionId: version.id, changed: report.changed, datasets: version.datasets.map((d) => `${d.sourceId} ${d.source} ${d.records}`) }, 'sanctions lists swapped')
     if (previous !== null) {
       for (const c of changes) {
-        const delta = diffEntries(c.previous?.flatMap((r) => r.entries) ?? [], c.state.results?.flatMap((r) => r.entries) ?? [])
+        const delta = await diffEntriesSliced(c.previous?.flatMap((r) => r.entries) ?? [], c.state.results?.flatMap((r) => r.entries) ?? [])
         const event: ListChange = { sourceId: c.state.config.id, previous: c.previousDatasets, current: c.state.datasets, versionId: version.id, ...delta }
         for (const l of this.#listeners) {
           try {

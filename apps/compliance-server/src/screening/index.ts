@@ -1,7 +1,7 @@
 import type { EntryType, NameKind, SanctionsEntry } from '../domain/types.js'
 import { extractIdentifiers, kindFamily, normalizeIdentifier } from './identifiers.js'
 import { tokenize } from './normalize.js'
-import { phoneticCodes, scoreName, similarityUpperBound, tokenSimilarity, TokenWeights, TOKEN_FLOOR, type NameForm, type NameFactor, type TokenPair } from './scorer.js'
+import { countTokens, phoneticCodes, scoreName, similarityUpperBound, tokenSimilarity, TokenWeights, TOKEN_FLOOR, type NameForm, type NameFactor, type TokenPair } from './scorer.js'
 
 export { extractIdentifiers, normalizeIdentifier } from './identifiers.js'
 
@@ -188,7 +188,12 @@ export class ScreeningIndex {
       }
       yield
     }
-    this.#weights = new TokenWeights(raw.map((r) => r.tokens))
+    const df = new Map<string, number>()
+    for (let i = 0; i < raw.length; i++) {
+      countTokens(df, (raw[i] as { tokens: string[] }).tokens)
+      if (i % 16 === 15) yield
+    }
+    this.#weights = new TokenWeights({ df, names: raw.length })
     yield
     const vocabId = new Map<string, number>()
     for (const r of raw) {

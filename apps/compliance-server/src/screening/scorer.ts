@@ -87,17 +87,28 @@ export function similarityUpperBound (la: number, lb: number, shared: number): n
   return Math.max(oneEdit, Math.min(1, jaro + 0.5 * (1 - jaro) - lengthPenalty(la, lb) + PHONETIC_BONUS))
 }
 
+/** Counts each distinct token of one listed name into the document frequencies `df`. */
+export function countTokens (df: Map<string, number>, tokens: readonly string[]): void {
+  for (const t of new Set(tokens)) df.set(t, (df.get(t) ?? 0) + 1)
+}
+
 /** Token weights from how often a token appears among the listed names (IDF-like). */
 export class TokenWeights {
   readonly #df: Map<string, number>
   readonly #logN: number
 
-  constructor (names: Iterable<readonly string[]>) {
+  /** From the token lists of the listed names, or from the document frequencies already counted (`countTokens`) and the number of names. */
+  constructor (names: Iterable<readonly string[]> | { df: Map<string, number>, names: number }) {
+    if ('df' in names) {
+      this.#df = names.df
+      this.#logN = Math.log(names.names + 1)
+      return
+    }
     this.#df = new Map()
     let n = 0
     for (const tokens of names) {
       n++
-      for (const t of new Set(tokens)) this.#df.set(t, (this.#df.get(t) ?? 0) + 1)
+      countTokens(this.#df, tokens)
     }
     this.#logN = Math.log(n + 1)
   }

@@ -25,7 +25,9 @@ async function rows (file: ListFile, onRow: (r: string[], line: number) => void)
   let end = file.bytes.length
   while (end > 0 && (file.bytes[end - 1] === 0x1a || file.bytes[end - 1] === 0x0a || file.bytes[end - 1] === 0x0d || file.bytes[end - 1] === 0x20)) end--
   const bytes = file.bytes.subarray(0, end)
-  const CHUNK = 256 * 1024
+  // Small chunks and a yield every few milliseconds: the parser works through a chunk in one go, and
+  // a refresh must not hold up the screenings the serving version is answering.
+  const CHUNK = 32 * 1024
   function * chunks (): Generator<Buffer> { for (let at = 0; at < bytes.length; at += CHUNK) yield bytes.subarray(at, at + CHUNK) }
   let failure: unknown = null
   try {
@@ -34,6 +36,7 @@ async function rows (file: ListFile, onRow: (r: string[], line: number) => void)
       parse({ relax_column_count: true, skip_empty_lines: true, relax_quotes: true, encoding: 'latin1' }),
       async function (records: AsyncIterable<string[]>) {
         let n = 0
+        let since = performance.now()
         for await (const r of records) {
           try {
             onRow(r, ++n)
@@ -41,7 +44,10 @@ async function rows (file: ListFile, onRow: (r: string[], line: number) => void)
             failure = err
             throw err
           }
-          if (n % 2000 === 0) await yieldToLoop()
+          if (performance.now() - since > 4) {
+            await yieldToLoop()
+            since = performance.now()
+          }
         }
       }
     )
