@@ -31,6 +31,7 @@ t.test('with an SDK: a server span per tools/call on the MCP conventions, parent
   t.equal(telemetryEnabled(), true)
 
   const app = await buildApp()
+  app.mcp.prompt({ name: 'greet', description: 'Greets', arguments: [{ name: 'who', required: true }], handler: (args) => ({ messages: [{ role: 'user', content: { type: 'text', text: `hello ${args.who ?? ''}` } }] }) })
   t.teardown(() => app.close())
   const url = new URL(await listen(app))
   const client = new Client({ name: 'otel-client', version: '1' })
@@ -53,6 +54,18 @@ t.test('with an SDK: a server span per tools/call on the MCP conventions, parent
 
   const server = spans.getFinishedSpans().filter((s) => s.kind === SpanKind.SERVER)
   t.equal(server.length, 3, 'one server span per tools/call')
+  spans.reset()
+
+  // prompts/get and resources/read have their spans too.
+  await client.getPrompt({ name: 'greet', arguments: { who: 'ada' } })
+  await client.readResource({ uri: 'test://r' })
+  const missing = await client.getPrompt({ name: 'greet', arguments: {} }).catch((err: Error) => err)
+  t.ok(missing instanceof Error)
+  const more = spans.getFinishedSpans().filter((s) => s.kind === SpanKind.SERVER)
+  t.match(more.map((s) => s.name), ['prompts/get greet', 'resources/read', 'prompts/get greet'])
+  t.match(more[0]?.attributes, { 'mcp.method.name': 'prompts/get', 'gen_ai.prompt.name': 'greet', 'mcp.session.id': hashSessionId(transport.sessionId as string) })
+  t.match(more[1]?.attributes, { 'mcp.method.name': 'resources/read', 'mcp.resource.uri': 'test://r' })
+  t.match(more[2], { attributes: { 'error.type': '-32602' }, status: { code: SpanStatusCode.ERROR } }, 'a missing argument: the error on the span')
   const [ok, toolError, protocolError] = server
   t.equal(ok?.name, 'tools/call echo')
   t.match(ok?.attributes, {
@@ -78,7 +91,8 @@ t.test('with an SDK: a server span per tools/call on the MCP conventions, parent
   const metric = collected.resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === 'mcp.server.operation.duration') as HistogramMetricData | undefined
   t.equal(metric?.descriptor.unit, 's')
   const points = metric?.dataPoints ?? []
-  t.equal(points.reduce((n, p) => n + p.value.count, 0), 3)
+  t.equal(points.reduce((n, p) => n + p.value.count, 0), 6, 'three tools/call, two prompts/get, one resources/read')
+  t.ok(points.some((p) => p.attributes['mcp.method.name'] === 'prompts/get' && p.attributes['gen_ai.prompt.name'] === 'greet'))
   t.ok(points.some((p) => p.attributes['error.type'] === 'tool_error' && p.attributes['gen_ai.tool.name'] === 'echo'))
   t.ok(points.some((p) => p.attributes['error.type'] === undefined && p.attributes['mcp.method.name'] === 'tools/call'))
 })

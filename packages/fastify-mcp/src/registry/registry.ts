@@ -461,6 +461,11 @@ export class McpRegistry extends EventEmitter {
 
   /** `resources/read`: a fixed resource or the first template that matches; unknown → -32602 with `data.uri`. */
   async readResource (uri: string, ctx: McpContext, enforceScopes = true): Promise<ReadResourceResult> {
+    if (!telemetryEnabled()) return await this.#readResource(uri, ctx, enforceScopes)
+    return await traceOperation({ method: 'resources/read', resourceUri: uri }, ctx, async () => await this.#readResource(uri, ctx, enforceScopes), () => null)
+  }
+
+  async #readResource (uri: string, ctx: McpContext, enforceScopes: boolean): Promise<ReadResourceResult> {
     let url: URL
     try { url = new URL(uri) } catch { throw new ProtocolError(RPC.INVALID_PARAMS, `Invalid resource URI: ${uri}`, { uri }) }
     const fixed = this.#resources.get(uri)
@@ -497,6 +502,12 @@ export class McpRegistry extends EventEmitter {
 
   /** `prompts/get`: scopes, required arguments, the handler. */
   async getPrompt (name: string, args: Record<string, string> | undefined, ctx: McpContext, enforceScopes = true): Promise<GetPromptResult> {
+    if (!telemetryEnabled()) return await this.#getPrompt(name, args, ctx, enforceScopes)
+    const target = this.#prompts.has(name) ? name : undefined
+    return await traceOperation({ method: 'prompts/get', target, promptName: target }, ctx, async () => await this.#getPrompt(name, args, ctx, enforceScopes), () => null)
+  }
+
+  async #getPrompt (name: string, args: Record<string, string> | undefined, ctx: McpContext, enforceScopes: boolean): Promise<GetPromptResult> {
     const def = this.#prompts.get(name)
     if (def === undefined) throw new ProtocolError(RPC.INVALID_PARAMS, `Unknown prompt: ${name}`)
     if (enforceScopes && !hasScopes(ctx.caller, def.scopes)) throw new ProtocolError(RPC.FORBIDDEN, `Insufficient scope for prompt "${def.name}"`)

@@ -82,6 +82,8 @@ export interface Operation {
   target?: string | undefined
   toolName?: string | undefined
   promptName?: string | undefined
+  /** `resources/read`: the URI read (an attribute only: URIs are not low-cardinality enough for a span name). */
+  resourceUri?: string | undefined
 }
 
 /**
@@ -107,7 +109,8 @@ export async function traceOperation<T> (op: Operation, ctx: McpContext, fn: () 
     ...(ctx.requestId === null || ctx.requestId === undefined ? {} : { 'jsonrpc.request.id': String(ctx.requestId) }),
     ...(ctx.session === null ? {} : { 'mcp.session.id': hashSessionId(ctx.session.id) }),
     ...(op.toolName === undefined ? {} : { 'gen_ai.tool.name': op.toolName, 'gen_ai.operation.name': 'execute_tool' }),
-    ...(op.promptName === undefined ? {} : { 'gen_ai.prompt.name': op.promptName })
+    ...(op.promptName === undefined ? {} : { 'gen_ai.prompt.name': op.promptName }),
+    ...(op.resourceUri === undefined ? {} : { 'mcp.resource.uri': op.resourceUri })
   }
   const record = (errorType: string | null, message?: string, code?: number): void => {
     if (duration !== null) {
@@ -117,6 +120,7 @@ export async function traceOperation<T> (op: Operation, ctx: McpContext, fn: () 
         'network.transport': attributes['network.transport'] as string
       }
       if (op.toolName !== undefined) { a['gen_ai.tool.name'] = op.toolName; a['gen_ai.operation.name'] = 'execute_tool' }
+      if (op.promptName !== undefined) a['gen_ai.prompt.name'] = op.promptName
       if (errorType !== null) a['error.type'] = errorType
       duration.record((performance.now() - start) / 1000, a)
     }
