@@ -88,6 +88,7 @@ export async function buildApp (o: BuildOptions): Promise<FastifyInstance> {
   app.decorate('metricsServer', null)
   if (metrics !== undefined) {
     metrics.observeSessions(app.mcp)
+    metrics.observeRecords(o.services.records)
     const metricsPort = config.METRICS_PORT as number
     app.addHook('onListen', async function startMetrics () {
       app.metricsServer = await startMetricsServer(metrics, config.METRICS_HOST ?? config.HOST, metricsPort)

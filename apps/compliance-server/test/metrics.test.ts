@@ -85,6 +85,11 @@ t.test('METRICS_PORT serves a Prometheus scrape of the MCP and tool metrics; the
   t.ok(Number(family('compliance_screening_hits_total').metrics.find((m) => m.labels?.source === 'OFAC-SDN')?.value) >= 1, 'screening hits counted')
   t.equal(family('compliance_audit_commit_duration_seconds').type, 'HISTOGRAM')
   t.equal(histogramCount('compliance_audit_commit_duration_seconds', {}), 2, 'two successful calls committed')
+  t.match(family('compliance_alerts_opened_total'), { type: 'COUNTER', metrics: [{ value: '1' }] }, 'the screening with a hit opened one alert')
+  t.equal(family('compliance_audit_batch_records').type, 'HISTOGRAM')
+  const batches = histogramCount('compliance_audit_batch_records', {}) as number
+  t.ok(batches >= 3, `each audit commit of the three calls observed (${batches} commits)`)
+  t.match(raw, /^compliance_audit_batch_records_sum \d+$/m)
   const ages = family('compliance_list_age_seconds').metrics
   t.same(ages.map((m) => m.labels?.source).sort(), ['OFAC-SDN', 'UN'])
   t.ok(ages.every((m) => Number(m.value) > 0))

@@ -43,7 +43,8 @@ export class RecordsStore {
   readonly engine: Engine['kind']
   readonly key: SigningKey
   readonly retentionYears: number
-  readonly stats = { commits: 0, records: 0 }
+  /** This process's counts: audit commits and the records they held, alerts opened (screenings and re-screenings). */
+  readonly stats = { commits: 0, records: 0, alertsOpened: 0 }
   readonly #engine: Engine
   readonly #checkpointEvery: number
   readonly #maxBatch: number
@@ -153,6 +154,7 @@ export class RecordsStore {
     await this.#engine.afterCommit()
     this.stats.commits++
     this.stats.records += batch.length
+    this.#changes.emit('commit', batch.length)
     void this.#mirror?.sync()
     return results
   }
@@ -250,6 +252,7 @@ export class RecordsStore {
   async openAlert (a: AlertInput): Promise<string> {
     const alertId = `ALERT-${randomUUID()}`
     await this.#engine.db.insertInto('alerts').values(alertRow(alertId, a)).execute()
+    this.stats.alertsOpened++
     return alertId
   }
 
@@ -261,7 +264,9 @@ export class RecordsStore {
     const alertId = `ALERT-${randomUUID()}`
     const r = await this.#engine.db.insertInto('alerts').values({ ...alertRow(alertId, a), rescreen_key: key })
       .onConflict((c) => c.column('rescreen_key').doNothing()).returning('alert_id').executeTakeFirst()
-    return r === undefined ? null : alertId
+    if (r === undefined) return null
+    this.stats.alertsOpened++
+    return alertId
   }
 
   /** The subjects of the stored alerts, one row per alert, oldest first (re-screened on every list change). */
@@ -351,6 +356,12 @@ export class RecordsStore {
   }
 
   /** Calls `listener` with the alert id after each decision, review or note committed through this instance. */
+  /** Calls `listener` with the number of records after each audit commit of this process. */
+  onCommit (listener: (records: number) => void): () => void {
+    this.#changes.on('commit', listener)
+    return () => { this.#changes.off('commit', listener) }
+  }
+
   onCaseChanged (listener: (alertId: string) => void): () => void {
     this.#changes.on('case', listener)
     return () => { this.#changes.off('case', listener) }

@@ -20,6 +20,14 @@ export interface ServiceMetrics extends ToolMetrics {
   registry: Registry
   /** Session gauges and `mcp.server.session.duration`, from the plugin's session events. */
   observeSessions: (mcp: McpDecorator) => void
+  /** Audit batch sizes and alerts opened, from the records store. */
+  observeRecords: (records: RecordsCounts) => void
+}
+
+/** What the metrics read of the records store. */
+export interface RecordsCounts {
+  stats: { alertsOpened: number }
+  onCommit: (listener: (records: number) => void) => () => void
 }
 
 /** The service's Prometheus registry: MCP metrics (OTel names, Prometheus spelling), tool counters, gauges. */
@@ -50,8 +58,20 @@ export function createMetrics (datasets: () => DatasetInfo[]): ServiceMetrics {
       }
     }
   })
+  let records: RecordsCounts | null = null
+  new Counter({
+    name: 'compliance_alerts_opened_total', help: 'Alerts opened by this instance (screenings with a hit, and re-screenings after a list change)', registers,
+    collect () { if (records !== null) { this.reset(); this.inc(records.stats.alertsOpened) } }
+  })
+  const batchSize = new Histogram({
+    name: 'compliance_audit_batch_records', help: 'Audit records per commit (group commit) on this instance', buckets: [1, 2, 5, 10, 20, 50, 100, 200, 512], registers
+  })
   return {
     registry,
+    observeRecords (r) {
+      records = r
+      r.onCommit((n) => { batchSize.observe(n) })
+    },
     operationDuration: new Histogram({
       name: 'mcp_server_operation_duration_seconds',
       help: 'mcp.server.operation.duration: tools/call handling time, from the tool wrapper (scope and schema refusals in the plugin are not seen here)',
