@@ -157,8 +157,11 @@ export interface Engine {
 export async function openPostgres (url: string, poolSize = 10): Promise<Engine> {
   const { default: pg } = await import('pg')
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000 })
-  // A dropped connection (server restart) is an error on the pool, not a crash: the next query reconnects.
+  // A dropped connection (server restart) is an error on the pool or on the client, not a crash: the
+  // query in flight fails (the caller gets a clear error), and the next one reconnects. A client that
+  // is checked out but between queries (inside a transaction) reports it on itself, not on the pool.
   pool.on('error', () => {})
+  pool.on('connect', (client) => { client.on('error', () => {}) })
   const db = new Kysely<Tables>({ dialect: new PostgresDialect({ pool }) })
   return { kind: 'postgres', db, afterCommit: async () => {}, close: async () => { await db.destroy() } }
 }

@@ -54,7 +54,8 @@ t.test('PostgreSQL restart during load: clear errors, /ready 503, then full serv
   const DATABASE_URL = `postgres://postgres@127.0.0.1:${port}/postgres`
   const dir = await tempDir(t)
   const server = await startInstance(t, { DATABASE_URL, DATA_DIR: dir })
-  const ready = async (): Promise<number> => (await fetch(server.url.replace(/\/mcp$/, '/ready'))).status
+  // 0 when the server does not answer at all (it must: a database outage is no reason to stop).
+  const ready = async (): Promise<number> => await fetch(server.url.replace(/\/mcp$/, '/ready')).then((r) => r.status, () => 0)
   t.equal(await ready(), 200)
   const session = new RpcSession(server.url, await token('analyst-pg', [...ALL_SCOPES]))
   await session.open()
@@ -62,6 +63,7 @@ t.test('PostgreSQL restart during load: clear errors, /ready 503, then full serv
   const answered = new Set<string>()
   const errors = new Map<string, number>()
   let running = true
+  t.teardown(() => { running = false })
   const workers = Array.from({ length: 10 }, async () => {
     while (running) {
       try {
@@ -77,6 +79,7 @@ t.test('PostgreSQL restart during load: clear errors, /ready 503, then full serv
 
   stop()
   t.ok(await until(async () => await ready() === 503, 20_000, 100), '/ready answers 503 while the database is down')
+  t.equal(server.child.exitCode, null, `the server is still running (${server.stderr().slice(-500)})`)
   t.ok(await until(() => [...errors.values()].reduce((a, b) => a + b, 0) > 5, 20_000, 50), 'calls fail while it is down')
   for (const message of errors.keys()) {
     t.match(message, /the audit record could not be written \(records store unavailable\); the call was not completed, retry later/, 'a clear error, never an answer without its record')
