@@ -6,10 +6,21 @@ import { DEFAULT_DATA_DIR } from '../src/config.js'
 import { DEFAULT_THRESHOLD, type ScreeningHit } from '../src/screening/index.js'
 import type { SanctionsEntry } from '../src/domain/types.js'
 import { diffEntries, ListManager, startRescreening, type NewHits, type RescreenSubject } from '../src/lists/index.js'
-import { buildScreeningIndex } from '../src/services.js'
+import { buildScreeningIndex, type ServingIndex } from '../src/services.js'
 import { until } from './helpers/wait.js'
 
 const entry = (id: string, name: string): SanctionsEntry => ({ source: 'UN', id, name, type: 'individual', programs: [], countries: [], birthDates: [], aliases: [], identifiers: [] })
+
+/** The shipped UN sample as a path source in a temp folder, loaded. */
+async function unList (): Promise<{ un: string, path: string, m: ListManager<ServingIndex> }> {
+  const un = await readFile(join(DEFAULT_DATA_DIR, 'un-sample', 'consolidated.sample.xml'), 'utf8')
+  const dir = await mkdtemp(join(tmpdir(), 'rescreen-'))
+  const path = join(dir, 'un.xml')
+  await writeFile(path, un)
+  const m = new ListManager({ sources: [{ id: 'un', format: 'auto', path }], buildIndex: buildScreeningIndex, refreshIntervalMs: 0 })
+  await m.start()
+  return { un, path, m }
+}
 
 t.test('the delta between two versions, entries identified by source and id', async (t) => {
   const a = [entry('1', 'A'), entry('2', 'B'), entry('3', 'C'), { ...entry('4', 'D'), source: 'EU' }]
@@ -23,12 +34,7 @@ t.test('the delta between two versions, entries identified by source and id', as
 })
 
 t.test('a new list version re-screens the watchlist against the delta only and raises exactly the new hits', async (t) => {
-  const un = await readFile(join(DEFAULT_DATA_DIR, 'un-sample', 'consolidated.sample.xml'), 'utf8')
-  const dir = await mkdtemp(join(tmpdir(), 'rescreen-'))
-  const path = join(dir, 'un.xml')
-  await writeFile(path, un)
-  const m = new ListManager({ sources: [{ id: 'un', format: 'auto', path }], buildIndex: buildScreeningIndex, refreshIntervalMs: 0 })
-  await m.start()
+  const { un, path, m } = await unList()
   const watched: RescreenSubject[] = [
     { customerRef: 'c-added', subject: { name: 'Zebediah Quortleby' } },
     { customerRef: 'c-changed', subject: { name: 'Marvin Estragon' } },
@@ -59,12 +65,7 @@ t.test('a new list version re-screens the watchlist against the delta only and r
 })
 
 t.test('a re-screening that fails (records store down) is retried until it succeeds', async (t) => {
-  const un = await readFile(join(DEFAULT_DATA_DIR, 'un-sample', 'consolidated.sample.xml'), 'utf8')
-  const dir = await mkdtemp(join(tmpdir(), 'rescreen-'))
-  const path = join(dir, 'un.xml')
-  await writeFile(path, un)
-  const m = new ListManager({ sources: [{ id: 'un', format: 'auto', path }], buildIndex: buildScreeningIndex, refreshIntervalMs: 0 })
-  await m.start()
+  const { un, path, m } = await unList()
   let down = 3
   const errors: string[] = []
   const alerts: Array<NewHits<ScreeningHit>> = []

@@ -234,6 +234,7 @@ export class ListManager<I> {
           }
         }
       }
+      this.#o.logger.info({ versionId: version.id, changed: report.changed }, 'list change handled (re-screening done)')
       await this.#o.coordinator?.publish(version.id).catch((err: unknown) => { this.#o.logger.warn({ err: (err as Error).message }, 'could not publish the list version') })
     }
     return report

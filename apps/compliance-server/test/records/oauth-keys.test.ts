@@ -10,6 +10,7 @@ import { RecordsKeyRows } from '../../src/records/oauth.js'
 import { RecordsStore } from '../../src/records/store.js'
 import { freshDatabase, storeOptions, tempDir, ENGINES } from './helpers.js'
 import { MAIN, startInstance, type Instance } from './process.js'
+import { until } from '../helpers/wait.js'
 
 t.test('the key ring: an active key that signs, a published next key, a kept secret; rotation moves each one step', async (t) => {
   const rows = new MemoryKeyRows()
@@ -71,12 +72,8 @@ t.test('several instances with their own DATA_DIR share the keys; rotation with 
   })
   const common = { DATABASE_URL, AUTH_ISSUER: '', AUTH_HS256_SECRET: '', MCP_PUBLIC_URL: `http://127.0.0.1:${port}/mcp`, LOG_FORMAT: 'json' }
   const bannerToken = async (i: Instance): Promise<string> => {
-    for (let n = 0; n < 200; n++) {
-      const m = /Token: +(\S+)/.exec(i.stderr())
-      if (m !== null) return m[1] as string
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-    throw new Error(`no banner token: ${i.stderr()}`)
+    if (!await until(() => /Token: +\S+/.test(i.stderr()), 10_000, 50)) throw new Error(`no banner token: ${i.stderr()}`)
+    return (/Token: +(\S+)/.exec(i.stderr()) as RegExpExecArray)[1] as string
   }
   const accepted = async (i: Instance, token: string): Promise<number> => {
     const res = await fetch(i.url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }) })

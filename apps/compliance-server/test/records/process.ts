@@ -5,7 +5,7 @@ import { SignJWT } from 'jose'
 export const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url))
 export const SECRET = 'process-test-secret-that-is-long-enough-0123'
 
-export interface Instance { child: ChildProcess, url: string, stderr: () => string, exited: Promise<number | null> }
+export interface Instance { child: ChildProcess, url: string, stdout: () => string, stderr: () => string, exited: Promise<number | null> }
 
 /** Starts `compliance-server serve` as its own process; resolves once it listens. A variable given as '' is left unset. */
 export async function startInstance (t: { teardown: (fn: () => unknown) => void }, env: Record<string, string>, o: { node?: string } = {}): Promise<Instance> {
@@ -26,7 +26,7 @@ export async function startInstance (t: { teardown: (fn: () => unknown) => void 
     child.stderr.on('data', (d: Buffer) => { err += d.toString() })
     void exited.then((code) => { clearTimeout(timer); reject(new Error(`instance exited ${String(code)}: ${err}`)) })
   })
-  return { child, url, stderr: () => err, exited }
+  return { child, url, stdout: () => out, stderr: () => err, exited }
 }
 
 export async function token (sub: string, scopes: string[]): Promise<string> {

@@ -53,8 +53,10 @@ t.test('watch_subject / unwatch_subject, and a list change raising exactly the n
 
   // The new list: Zebediah is designated, and a second entry under Jo Chol Song's name appears.
   await writeFile(listFile, withEntries(individual('KPi.999', 'ZEBEDIAH', 'QUORTLEBY'), individual('KPi.997', 'JO', 'CHOL SONG')))
+  // Each instance logs when it has handled a list change, re-screening included.
+  const handled = (n: number): (() => boolean) => () => [a, b].every((i) => i.stdout().split('list change handled').length - 1 >= n)
+  t.ok(await until(handled(1), 20_000, 50), 'both instances handled the change')
   t.ok(await until(async () => (await queue()).length >= before + 2, 20_000, 200), 'the change raised alerts')
-  await new Promise((resolve) => setTimeout(resolve, 2500)) // both instances have refreshed by now
   const raised = (await queue()).slice(before)
   t.same(raised.map((r) => [r.subject.customerRef ?? r.subject.rescreenOf, r.bestHit?.id]).sort(), [[screenedAlert, 'KPi.997'], ['CUST-7', 'KPi.999']].sort(),
     'exactly the new hits: one alert per subject, opened once although both instances saw the change; Anna Schmidt and the old KPi.058 hit raise nothing')
@@ -67,8 +69,8 @@ t.test('watch_subject / unwatch_subject, and a list change raising exactly the n
   // Unwatched: the next designation of the same name raises an alert only for the stored alert's subject.
   t.same(await alice.call('unwatch_subject', { customerRef: 'CUST-7' }).then(({ audit: _a, ...r }) => r), { customerRef: 'CUST-7', removed: true })
   await writeFile(listFile, withEntries(individual('KPi.999', 'ZEBEDIAH', 'QUORTLEBY'), individual('KPi.997', 'JO', 'CHOL SONG'), individual('KPi.996', 'ZEBEDIAH', 'QUORTLEBEY')))
+  t.ok(await until(handled(2), 20_000, 50), 'both instances handled the second change')
   t.ok(await until(async () => (await queue()).length >= before + 3, 20_000, 200))
-  await new Promise((resolve) => setTimeout(resolve, 2500))
   const third = (await queue()).slice(before + 2)
   t.same(third.map((r) => [r.subject.customerRef ?? null, r.subject.rescreenOf, r.bestHit?.id]), [[null, watchAlert.alertId, 'KPi.996']], 'the unwatched customer raises nothing of its own; the subject of its stored alert does')
 
