@@ -62,6 +62,7 @@ export async function buildApp (o: BuildOptions): Promise<FastifyInstance> {
   let redis: RedisBackend | null = null
   if (config.REDIS_URL !== undefined) redis = createRedisBackend({ url: config.REDIS_URL })
 
+  const metrics = config.METRICS_PORT === undefined ? undefined : createMetrics(() => o.services.datasets)
   await app.register(fastifyMcp, {
     serverInfo: SERVER_INFO,
     instructions: INSTRUCTIONS,
@@ -81,9 +82,11 @@ export async function buildApp (o: BuildOptions): Promise<FastifyInstance> {
     sse: { maxBufferedBytes: config.SSE_MAX_BUFFERED_BYTES },
     eras: config.MCP_ERAS,
     ...(config.MCP_REQUEST_STATE_SECRET === undefined ? {} : { modern: { requestStateSecret: config.MCP_REQUEST_STATE_SECRET } }),
-    onRefusal: async (refusal) => { await auditRefusal(o.services.records, refusal) }
+    onRefusal: async (refusal) => {
+      metrics?.observeRefusal(refusal)
+      await auditRefusal(o.services.records, refusal)
+    }
   })
-  const metrics = config.METRICS_PORT === undefined ? undefined : createMetrics(() => o.services.datasets)
   registerTools(app.mcp.registry, metrics === undefined ? o.services : { ...o.services, metrics })
   app.decorate('metricsServer', null)
   if (metrics !== undefined) {

@@ -35,9 +35,28 @@ t.test('METRICS_PORT serves a Prometheus scrape of the MCP and tool metrics; the
   t.not(address.port, (app.server.address() as { port: number }).port)
   t.equal((await fetch(new URL('/metrics', url))).status, 404, 'no /metrics on the MCP port')
 
+  // Two refusals before any tool runs: no token, and a token without the scope of the tool.
+  const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }
+  const mcpHeaders = { accept: 'application/json, text/event-stream', 'content-type': 'application/json' }
+  t.equal((await fetch(url, { method: 'POST', headers: mcpHeaders, body: JSON.stringify(init) })).status, 401)
+  const narrow = await new SignJWT({ scope: 'risk:read', client_id: 'tests' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://issuer.test')
+    .setAudience('http://127.0.0.1/mcp').setSubject('analyst-n').setIssuedAt().setExpirationTime('5m').sign(new TextEncoder().encode(SECRET))
+  const narrowClient = new Client({ name: 'narrow', version: '1' })
+  await narrowClient.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${narrow}` } } }))
+  t.teardown(async () => { await narrowClient.close() })
+  await t.rejects(narrowClient.callTool({ name: 'screen_sanctions', arguments: { name: 'x' } }))
+
   const client = new Client({ name: 'tests', version: '1' })
   const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } })
   await client.connect(transport)
+  // Each SDK client opens its standalone GET stream after initializing: both show in the stream gauge.
+  let streams = ''
+  await until(async () => {
+    streams = await fetch(`http://127.0.0.1:${address.port}/metrics`).then(async (r) => await r.text())
+    return /^mcp_sse_streams\{kind="get"\} 2$/m.test(streams)
+  }, 2_000)
+  t.match(streams, /^mcp_sse_streams\{kind="get"\} 2$/m, 'the two GET streams are counted')
+  t.match(streams, /^mcp_sse_streams\{kind="listen"\} 0$/m)
   await client.callTool({ name: 'screen_sanctions', arguments: { name: 'Banco Nacional de Cuba' } })
   await client.callTool({ name: 'country_risk', arguments: { country: 'FR' } })
   const bad = await client.callTool({ name: 'country_risk', arguments: { country: 'Atlantis' } })
@@ -95,6 +114,7 @@ t.test('METRICS_PORT serves a Prometheus scrape of the MCP and tool metrics; the
   t.ok(ages.every((m) => Number(m.value) > 0))
   t.equal(family('mcp_sessions').type, 'GAUGE')
   t.equal(family('mcp_live_sessions').type, 'GAUGE')
+  t.same(Object.fromEntries(family('mcp_refusals_total').metrics.map((m) => [m.labels?.reason, m.value])), { unauthenticated: '1', insufficient_scope: '1' }, 'plugin refusals by reason')
   t.equal(family('mcp_server_session_duration_seconds').type, 'HISTOGRAM')
   t.equal(histogramCount('mcp_server_session_duration_seconds', {}), 1, 'the closed session observed once')
 })

@@ -38,6 +38,8 @@ export interface McpDecorator {
     close: (id: string, reason?: SessionCloseReason) => Promise<boolean>
     /** Live session servers cached on this instance. */
     liveCount: () => number
+    /** SSE streams open on this instance: 2025 GET (standalone and resumed) streams, and 2026 `subscriptions/listen` streams. */
+    streamCount: () => { get: number, listen: number }
   }
   /** `session:created` and `session:closed` (with a reason). */
   events: EventEmitter<McpEvents>
@@ -78,6 +80,7 @@ function rpcCodeOf (err: FastifyError): number {
 async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promise<void> {
   const options = resolveOptions(opts)
   const registry = opts.registry ?? new McpRegistry()
+  if (options.recordSubject) registry.traceSubject = true
   const store = opts.sessions?.store ?? new MemorySessionStore()
   const events = opts.eventStore ?? new MemoryEventStore()
   const ownBus = opts.bus === undefined
@@ -98,7 +101,7 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
     log: app.log,
     maxBufferedBytes: options.maxBufferedBytes
   })
-  store.init({ idleTimeoutMs: options.idleTimeoutMs, onExpired: (id) => { hub.expired(id) } })
+  store.init({ idleTimeoutMs: options.idleTimeoutMs, onExpired: (id, record) => { hub.expired(id, record) } })
 
   async function notifyRefusal (request: FastifyRequest, refusal: McpRefusal): Promise<void> {
     try {
@@ -126,7 +129,8 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
       list: async (limit) => await store.list(limit),
       get: async (id) => await store.get(id),
       close: async (id, reason = 'closed') => await hub.close(id, reason),
-      liveCount: () => hub.liveCount
+      liveCount: () => hub.liveCount,
+      streamCount: () => ({ get: hub.streamCount, listen: hub.listeners.size })
     },
     events: hub.lifecycle,
     resourceUpdated: async (uri) => { await hub.broadcast({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri } }, uri) },

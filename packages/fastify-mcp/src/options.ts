@@ -96,6 +96,11 @@ export interface FastifyMcpOptions {
    * throws, the error is logged and the refusal still sent.
    */
   onRefusal?: OnRefusal
+  /** OpenTelemetry spans (recorded only when the application registers an SDK). */
+  telemetry?: {
+    /** Put the verified caller's subject on spans as `enduser.id`. Default false: a subject is personal data. */
+    recordSubject?: boolean
+  }
 }
 
 export interface ResolvedOptions {
@@ -125,6 +130,7 @@ export interface ResolvedOptions {
   allowUnauthenticated: boolean
   rateLimit: false | { max: number, timeWindow: number | string }
   cors: false | { origins: string[] }
+  recordSubject: boolean
 }
 
 function fail (message: string): never {
@@ -159,6 +165,8 @@ export function resolveOptions (o: FastifyMcpOptions): ResolvedOptions {
   }
   if (o.cors !== undefined && o.cors !== false) origins('cors.origins', o.cors.origins)
   if (o.onRefusal !== undefined && typeof o.onRefusal !== 'function') fail('onRefusal must be a function')
+  const recordSubject = o.telemetry?.recordSubject ?? false
+  if (typeof recordSubject !== 'boolean') fail(`telemetry.recordSubject must be a boolean, got ${JSON.stringify(recordSubject)}`)
   const eras = o.eras ?? 'both'
   if (eras !== 'both' && eras !== 'legacy' && eras !== 'modern') fail(`eras must be "both", "legacy" or "modern", got ${JSON.stringify(eras)}`)
   if (eras === 'modern' && o.stateless === true) fail('stateless applies to the 2025 protocol versions, which eras: "modern" does not serve')
@@ -195,6 +203,7 @@ export function resolveOptions (o: FastifyMcpOptions): ResolvedOptions {
     toolsList,
     allowUnauthenticated: o.allowUnauthenticated === true,
     rateLimit: o.rateLimit ?? false,
-    cors: o.cors === undefined || o.cors === false ? false : { origins: origins('cors.origins', o.cors.origins) ?? [] }
+    cors: o.cors === undefined || o.cors === false ? false : { origins: origins('cors.origins', o.cors.origins) ?? [] },
+    recordSubject
   }
 }

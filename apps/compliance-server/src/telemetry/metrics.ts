@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { McpDecorator } from '@mcp-fastify/fastify-mcp'
+import type { McpDecorator, McpRefusal } from '@mcp-fastify/fastify-mcp'
 import type { DatasetInfo } from '../domain/types.js'
 
 /** Seconds; the OpenTelemetry MCP conventions' buckets for `mcp.server.*.duration`. */
@@ -18,7 +18,9 @@ export interface ToolMetrics {
 
 export interface ServiceMetrics extends ToolMetrics {
   registry: Registry
-  /** Session gauges and `mcp.server.session.duration`, from the plugin's session events. */
+  /** Counts a request the plugin refused (its `onRefusal` hook). */
+  observeRefusal: (refusal: McpRefusal) => void
+  /** Session and stream gauges and `mcp.server.session.duration`, from the plugin's session events. */
   observeSessions: (mcp: McpDecorator) => void
   /** Audit batch sizes and alerts opened, from the records store. */
   observeRecords: (records: RecordsCounts) => void
@@ -36,13 +38,24 @@ export function createMetrics (datasets: () => DatasetInfo[]): ServiceMetrics {
   collectDefaultMetrics({ register: registry })
   const registers = [registry]
   let mcp: McpDecorator | null = null
-  const started = new Map<string, number>()
   const sessionDuration = new Histogram({
     name: 'mcp_server_session_duration_seconds', help: 'mcp.server.session.duration: how long MCP sessions lasted, by close reason', labelNames: ['reason'], buckets: SESSION_BUCKETS, registers
   })
   new Gauge({
     name: 'mcp_sessions', help: 'Open MCP sessions in the session store (every instance when the store is shared)', registers,
     async collect () { if (mcp !== null) this.set(await mcp.sessions.count()) }
+  })
+  new Gauge({
+    name: 'mcp_sse_streams', help: 'SSE streams open on this instance: kind="get" (2025 GET and resumed streams), kind="listen" (2026-07-28 subscriptions/listen)', labelNames: ['kind'], registers,
+    collect () {
+      if (mcp === null) return
+      const n = mcp.sessions.streamCount()
+      this.set({ kind: 'get' }, n.get)
+      this.set({ kind: 'listen' }, n.listen)
+    }
+  })
+  const refusals = new Counter({
+    name: 'mcp_refusals_total', help: 'Requests the MCP endpoint refused before any tool ran (each also audited), by reason (unauthenticated, invalid_token, insufficient_scope, rate_limited, ...)', labelNames: ['reason'], registers
   })
   new Gauge({
     name: 'mcp_live_sessions', help: 'MCP session servers live on this instance', registers,
@@ -83,14 +96,12 @@ export function createMetrics (datasets: () => DatasetInfo[]): ServiceMetrics {
     toolRefusals: new Counter({ name: 'compliance_tool_refusals_total', help: 'Tool calls refused by the service, by reason (unauthenticated, tool_error, audit_unavailable)', labelNames: ['tool', 'reason'], registers }),
     screeningHits: new Counter({ name: 'compliance_screening_hits_total', help: 'Candidate hits returned by screen_sanctions, by list', labelNames: ['source'], registers }),
     auditCommit: new Histogram({ name: 'compliance_audit_commit_duration_seconds', help: 'Time for an audit record to be appended durably', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers }),
+    observeRefusal (refusal) { refusals.inc({ reason: refusal.reason }) },
     observeSessions (decorator) {
       mcp = decorator
-      decorator.events.on('session:created', (record) => { started.set(record.id, Date.now()) })
-      decorator.events.on('session:closed', ({ id, reason }) => {
-        const at = started.get(id)
-        if (at === undefined) return
-        started.delete(id)
-        sessionDuration.observe({ reason }, (Date.now() - at) / 1000)
+      // Observed by the instance that ended the session, whichever created it (the event carries createdAt).
+      decorator.events.on('session:closed', ({ reason, createdAt }) => {
+        if (createdAt !== undefined) sessionDuration.observe({ reason }, (Date.now() - createdAt) / 1000)
       })
     }
   }

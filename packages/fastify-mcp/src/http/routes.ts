@@ -30,6 +30,7 @@ import type { ResolvedOptions } from '../options.js'
 import { checkProtocolVersion, requireAccept } from './guards.js'
 import type { RateCounter } from './rate.js'
 import { SseConnection } from './sse.js'
+import { endWithError, endWithResponse, startOperation, telemetryEnabled, type TraceScope } from '../telemetry/mcp.js'
 
 type Msg = Record<string, unknown>
 
@@ -174,12 +175,26 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
 
   async function initialize (request: FastifyRequest, reply: FastifyReply, message: JSONRPCMessage & { id: RequestId }): Promise<void> {
     if (header(request, 'mcp-session-id') !== undefined) throw new FST_MCP_ALREADY_INITIALIZED()
+    const params = (message as { params?: { protocolVersion?: unknown, _meta?: Record<string, unknown> } }).params
+    const requested = typeof params?.protocolVersion === 'string' ? params.protocolVersion : ''
+    const subject = hub.registry.traceSubject ? request.mcpAuth?.subject : undefined
+    const op = startOperation({ method: 'initialize' }, { request, meta: params?._meta, protocolVersion: requested, requestId: message.id, sessionId: null, subject })
+    try {
+      const response = await initializeSession(request, reply, message)
+      if (op !== null) endWithResponse(op, response as { error?: { code: number, message: string } })
+    } catch (err) {
+      if (op !== null) endWithError(op, err)
+      throw err
+    }
+  }
+
+  async function initializeSession (request: FastifyRequest, reply: FastifyReply, message: JSONRPCMessage & { id: RequestId }): Promise<JSONRPCMessage> {
     if (await store.count() >= options.maxSessions) throw new FST_MCP_TOO_MANY_SESSIONS()
     const { live, response } = await hub.initialize(message, principalOf(request.mcpAuth))
     reply.header('content-type', 'application/json')
     if (live === null) {
       reply.send(JSON.stringify(response))
-      return
+      return response
     }
     const adopted = await hub.adopt(live, options.maxSessions, options.maxPerPrincipal)
     if (adopted === 'principal') {
@@ -188,6 +203,7 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
     if (!adopted) throw new FST_MCP_TOO_MANY_SESSIONS()
     request.mcpSession = live.record
     reply.header('mcp-session-id', live.record.id).send(JSON.stringify(response))
+    return response
   }
 
   async function stateless (request: FastifyRequest, reply: FastifyReply, messages: Msg[], batch: boolean): Promise<void> {
@@ -221,19 +237,23 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
     const method = m.method as string
     const params = (m.params ?? {}) as Record<string, unknown>
     const json = (message: JSONRPCMessage): void => { reply.header('content-type', 'application/json').send(JSON.stringify(message)) }
-    if (method === 'ping') {
-      json({ jsonrpc: '2.0', id, result: {} })
-      return true
-    }
-    if (method === 'tools/list') {
+    if (method === 'ping' || method === 'tools/list') {
       const cursor = params.cursor
       if (cursor !== undefined && typeof cursor !== 'string') return false
-      const b: RequestBinding = { session: live?.info ?? null, caller: request.mcpAuth, request, closeStream: () => {} }
-      try {
-        json({ jsonrpc: '2.0', id, result: hub.registry.listTools(b, cursor, { toolsList: hub.toolsList }) })
-      } catch (err) {
-        json(errorResponse(id, err))
+      const op = telemetryEnabled() ? startOperation({ method }, leanScope(request, live, id, params)) : null
+      let response: JSONRPCMessage
+      if (method === 'ping') {
+        response = { jsonrpc: '2.0', id, result: {} }
+      } else {
+        const b: RequestBinding = { session: live?.info ?? null, caller: request.mcpAuth, request, closeStream: () => {} }
+        try {
+          response = { jsonrpc: '2.0', id, result: hub.registry.listTools(b, cursor, { toolsList: hub.toolsList }) }
+        } catch (err) {
+          response = errorResponse(id, err)
+        }
       }
+      if (op !== null) endWithResponse(op, response as { error?: { code: number, message: string } })
+      json(response)
       return true
     }
     if (method !== 'tools/call') return false
@@ -252,6 +272,17 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
       .then(async (response) => { if (live === null || live.transport.untrack(call)) await call.respond(response) })
       .catch((err: unknown) => { request.log.error({ err }, 'mcp: could not deliver a response') })
     return true
+  }
+
+  function leanScope (request: FastifyRequest, live: LiveSession | null, id: RequestId, params: Record<string, unknown>): TraceScope {
+    return {
+      request,
+      meta: params._meta as Record<string, unknown> | undefined,
+      protocolVersion: live?.record.protocolVersion ?? header(request, 'mcp-protocol-version') ?? '2025-03-26',
+      requestId: id,
+      sessionId: live?.record.id ?? null,
+      subject: hub.registry.traceSubject ? request.mcpAuth?.subject : undefined
+    }
   }
 
   // A plain handler that starts the async work: an async handler resolving with (or awaiting) the
@@ -400,7 +431,7 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
   app.delete(options.path, { onRequest: ignoreBody }, async function mcpDelete (request, reply) {
     sessionMethodsOnly(request, 'has no sessions to delete')
     const record = await lookup(request)
-    await hub.close(record.id, 'deleted')
+    await hub.close(record.id, 'deleted', record)
     return await reply.code(204).send()
   })
 

@@ -9,6 +9,7 @@ import type { McpRegistry, RequestBinding } from '../registry/registry.js'
 import type { McpSessionInfo } from '../registry/types.js'
 import type { SessionCloseReason, SessionRecord, SessionStore } from '../session/types.js'
 import { Listeners } from '../modern/listen.js'
+import { recordSessionDuration } from '../telemetry/mcp.js'
 import type { SessionHandle, StreamHost } from './host.js'
 import { bindingOf, SessionTransport, type TransportHost } from './transport.js'
 
@@ -50,7 +51,8 @@ export interface HubOptions {
 /** Lifecycle events, on `app.mcp.events`. */
 export interface McpEvents {
   'session:created': [record: SessionRecord]
-  'session:closed': [event: { id: string, reason: SessionCloseReason }]
+  /** `createdAt` and `protocolVersion` when this instance knew the record (always for DELETE and `close`; not for a Redis key that lapsed). */
+  'session:closed': [event: { id: string, reason: SessionCloseReason, createdAt?: number, protocolVersion?: string }]
 }
 
 function infoOf (record: SessionRecord): McpSessionInfo {
@@ -101,6 +103,9 @@ export class Hub implements TransportHost, StreamHost {
 
   /** Number of live servers cached here. */
   get liveCount (): number { return this.#live.size }
+
+  /** Number of SSE streams (GET and resumed) attached here. */
+  get streamCount (): number { return this.#streams.size }
 
   #key (sessionId: string, streamId: string): string { return `${sessionId}/${streamId}` }
 
@@ -327,7 +332,8 @@ export class Hub implements TransportHost, StreamHost {
    * instance that received the bus message has dropped the session (or after `closeAckMs`), so that no
    * instance serves it from its cache after this returns.
    */
-  async close (sessionId: string, reason: SessionCloseReason): Promise<boolean> {
+  async close (sessionId: string, reason: SessionCloseReason, known?: SessionRecord): Promise<boolean> {
+    const record = known ?? this.#live.get(sessionId)?.record ?? await this.#o.store.get(sessionId)
     const existed = await this.#o.store.delete(sessionId)
     await this.events.deleteSession(sessionId)
     this.#drop(sessionId)
@@ -339,8 +345,18 @@ export class Hub implements TransportHost, StreamHost {
     } finally {
       acked.cancel()
     }
-    if (existed || reason === 'expired') this.lifecycle.emit('session:closed', { id: sessionId, reason })
+    if (existed || reason === 'expired') this.#closed(sessionId, reason, record ?? undefined)
     return existed
+  }
+
+  /** Tells the application (`session:closed`) and records `mcp.server.session.duration` when the record is known. */
+  #closed (id: string, reason: SessionCloseReason, record: SessionRecord | undefined): void {
+    if (record === undefined) {
+      this.lifecycle.emit('session:closed', { id, reason })
+      return
+    }
+    recordSessionDuration((Date.now() - record.createdAt) / 1000, record.protocolVersion, null)
+    this.lifecycle.emit('session:closed', { id, reason, createdAt: record.createdAt, protocolVersion: record.protocolVersion })
   }
 
   readonly #acks = new Map<string, { count: number, check: () => void }>()
@@ -385,12 +401,13 @@ export class Hub implements TransportHost, StreamHost {
   }
 
   /** Called when a store expired a session by itself. */
-  expired (sessionId: string): void {
+  expired (sessionId: string, record?: SessionRecord): void {
+    const known = record ?? this.#live.get(sessionId)?.record
     const warn = (err: unknown): void => { this.#o.log.warn({ err, sessionId }, 'mcp: cleanup of an expired session failed') }
     this.events.deleteSession(sessionId).catch(warn)
     this.#drop(sessionId)
     this.#o.bus.publish({ kind: 'closed', sessionId }).catch(warn)
-    this.lifecycle.emit('session:closed', { id: sessionId, reason: 'expired' })
+    this.#closed(sessionId, 'expired', known)
   }
 
   /** Routes a client's answer to a server-to-client request to the server that sent it. */

@@ -6,13 +6,17 @@ import type {
   Transport,
   TransportSendOptions
 } from '@modelcontextprotocol/server'
-import type { RequestBinding } from '../registry/registry.js'
+import { context } from '@opentelemetry/api'
+import type { McpRegistry, RequestBinding } from '../registry/registry.js'
+import { endWithResponse, startOperation, TRACED_IN_REGISTRY, type OperationHandle } from '../telemetry/mcp.js'
 import type { Call } from './call.js'
 import type { Exchange, Responder } from './exchange.js'
 
 /** Where a transport sends what belongs to no in-flight request of its own. */
 export interface TransportHost {
   readonly instanceId: string
+  /** The definitions served (the transport reads `traceSubject`). */
+  readonly registry: McpRegistry
   /** Unrelated server messages: the session's standalone GET stream. */
   standalone: (sessionId: string, message: JSONRPCMessage) => Promise<void>
 }
@@ -22,6 +26,12 @@ function isResponse (m: JSONRPCMessage): m is JSONRPCMessage & { id: RequestId }
 }
 
 const BINDING = 'fastifyMcpBinding'
+
+/** A stateless request's version: its `MCP-Protocol-Version` header. */
+function versionHeader (binding: RequestBinding): string | undefined {
+  const v = binding.request?.headers['mcp-protocol-version']
+  return typeof v === 'string' ? v : undefined
+}
 
 /** Reads the binding a transport attached to a message (see {@link SessionTransport.receive}). */
 export function bindingOf (authInfo: AuthInfo | undefined): RequestBinding | undefined {
@@ -47,6 +57,8 @@ export class SessionTransport implements Transport {
   readonly #outbound = new Map<string, RequestId>()
   #outboundSeq = 0
   #captures = new Map<RequestId, (m: JSONRPCMessage) => void>()
+  /** Spans of the requests the SDK dispatches (ping, lists, completion, subscriptions, log level), ended with their response. */
+  readonly #operations = new Map<RequestId, OperationHandle>()
   #closed = false
 
   constructor (host: TransportHost, sessionId: string | undefined) {
@@ -72,6 +84,11 @@ export class SessionTransport implements Transport {
       }
       const ex = this.#inflight.get(message.id)
       this.#inflight.delete(message.id)
+      const op = this.#operations.get(message.id)
+      if (op !== undefined) {
+        this.#operations.delete(message.id)
+        endWithResponse(op, message as { error?: { code: number, message: string } })
+      }
       await ex?.respond(message)
       return
     }
@@ -96,6 +113,7 @@ export class SessionTransport implements Transport {
       const ex = this.#inflight.get(cancelled.params.requestId)
       this.#inflight.delete(cancelled.params.requestId)
       ex?.abandon(cancelled.params.requestId)
+      this.#endOperation(cancelled.params.requestId, 'cancelled')
       const lean = this.#lean.get(cancelled.params.requestId)
       if (lean !== undefined) {
         this.#lean.delete(cancelled.params.requestId)
@@ -112,7 +130,31 @@ export class SessionTransport implements Transport {
         extra: { [BINDING]: binding }
       }
     }
-    this.onmessage?.(message, extra)
+    const op = binding !== null && exchange !== null ? this.#startOperation(message, binding) : null
+    if (op === null) this.onmessage?.(message, extra)
+    else context.with(op.context, () => { this.onmessage?.(message, extra) })
+  }
+
+  #startOperation (message: JSONRPCMessage, binding: RequestBinding): OperationHandle | null {
+    if (!('id' in message) || !('method' in message) || TRACED_IN_REGISTRY.has(message.method)) return null
+    const params = message.params as { _meta?: Record<string, unknown> } | undefined
+    const op = startOperation({ method: message.method }, {
+      request: binding.request,
+      meta: params?._meta,
+      protocolVersion: binding.session?.protocolVersion ?? binding.client?.protocolVersion ?? versionHeader(binding) ?? '2025-03-26',
+      requestId: message.id,
+      sessionId: this.sessionId ?? null,
+      subject: this.#host.registry.traceSubject ? binding.caller?.subject : undefined
+    })
+    if (op !== null) this.#operations.set(message.id, op)
+    return op
+  }
+
+  #endOperation (id: RequestId, errorType: string): void {
+    const op = this.#operations.get(id)
+    if (op === undefined) return
+    this.#operations.delete(id)
+    op.end(errorType)
   }
 
   /** Registers a request the plugin serves itself: related messages go to it, cancellation aborts it. */
@@ -154,6 +196,8 @@ export class SessionTransport implements Transport {
       ex.fail(status, code, text)
     }
     this.#inflight.clear()
+    for (const op of this.#operations.values()) op.end(String(code), text, code)
+    this.#operations.clear()
   }
 
   async close (): Promise<void> {

@@ -1,3 +1,5 @@
+import { context } from '@opentelemetry/api'
+import { endWithError, startOperation, telemetryEnabled, TRACED_IN_REGISTRY } from '../telemetry/mcp.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import {
   isSpecType,
@@ -121,10 +123,20 @@ export class ModernEndpoint {
     const call = new ModernCall(this.#o.hub, reply, id, m.method, meta, envelope.logLevel)
     const hub = this.#o.hub
     hub.callStarted()
+    // tools/call, resources/read and prompts/get get their spans from the registry (which knows the outcome).
+    const op = TRACED_IN_REGISTRY.has(m.method) || !telemetryEnabled()
+      ? null
+      : startOperation({ method: m.method }, {
+        request, meta, protocolVersion: envelope.protocolVersion, requestId: id, sessionId: null, subject: this.#o.registry.traceSubject ? request.mcpAuth?.subject : undefined
+      })
     try {
-      const result = await this.#dispatch(request, call, params, envelope)
+      const result = op === null
+        ? await this.#dispatch(request, call, params, envelope)
+        : await context.with(op.context, async () => await this.#dispatch(request, call, params, envelope))
+      op?.end(null)
       await call.respond({ jsonrpc: '2.0', id, result })
     } catch (err) {
+      if (op !== null) endWithError(op, err)
       if (!(err instanceof ProtocolError)) request.log.error({ err }, 'mcp: a handler failed')
       await call.respond(errorResponse(id, err), err instanceof ProtocolError && err.code === RPC.MISSING_CLIENT_CAPABILITY ? 400 : 200)
     } finally {

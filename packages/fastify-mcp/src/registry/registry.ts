@@ -24,7 +24,7 @@ import {
 import { z } from 'zod'
 import { FST_MCP_DUPLICATE, FST_MCP_INVALID_DEFINITION, McpToolError, RPC } from '../errors.js'
 import { InputRequiredSignal } from './input.js'
-import { telemetryEnabled, traceOperation } from '../telemetry/mcp.js'
+import { scopeOf, telemetryEnabled, traceOperation } from '../telemetry/mcp.js'
 import type {
   McpCaller,
   InputOptions,
@@ -382,13 +382,16 @@ export class McpRegistry extends EventEmitter {
    * an `isError` result; protocol errors (unknown tool, a missing client capability, a pending 2026 input
    * request) propagate.
    */
+  /** Whether spans carry the caller's subject (`enduser.id`): the plugin's `telemetry.recordSubject`. */
+  traceSubject = false
+
   /** Awaited when a call's arguments fail the tool's input schema, before the in-band error is returned (the plugin's `onRefusal`). */
   invalidArguments: ((ctx: McpContext, tool: string, message: string) => Promise<void>) | null = null
 
   async callTool (name: string, args: unknown, ctx: McpContext, enforceScopes = true): Promise<CallToolResult> {
     if (!telemetryEnabled()) return await this.#callTool(name, args, ctx, enforceScopes)
     const target = this.#tools.has(name) ? name : undefined
-    return await traceOperation({ method: 'tools/call', target, toolName: target }, ctx, async () => await this.#callTool(name, args, ctx, enforceScopes), (r) => r.isError === true ? 'tool_error' : null)
+    return await traceOperation({ method: 'tools/call', target, toolName: target }, scopeOf(ctx, this.traceSubject), async () => await this.#callTool(name, args, ctx, enforceScopes), (r) => r.isError === true ? 'tool_error' : null)
   }
 
   async #callTool (name: string, args: unknown, ctx: McpContext, enforceScopes: boolean): Promise<CallToolResult> {
@@ -462,7 +465,7 @@ export class McpRegistry extends EventEmitter {
   /** `resources/read`: a fixed resource or the first template that matches; unknown → -32602 with `data.uri`. */
   async readResource (uri: string, ctx: McpContext, enforceScopes = true): Promise<ReadResourceResult> {
     if (!telemetryEnabled()) return await this.#readResource(uri, ctx, enforceScopes)
-    return await traceOperation({ method: 'resources/read', resourceUri: uri }, ctx, async () => await this.#readResource(uri, ctx, enforceScopes), () => null)
+    return await traceOperation({ method: 'resources/read', resourceUri: uri }, scopeOf(ctx, this.traceSubject), async () => await this.#readResource(uri, ctx, enforceScopes), () => null)
   }
 
   async #readResource (uri: string, ctx: McpContext, enforceScopes: boolean): Promise<ReadResourceResult> {
@@ -504,7 +507,7 @@ export class McpRegistry extends EventEmitter {
   async getPrompt (name: string, args: Record<string, string> | undefined, ctx: McpContext, enforceScopes = true): Promise<GetPromptResult> {
     if (!telemetryEnabled()) return await this.#getPrompt(name, args, ctx, enforceScopes)
     const target = this.#prompts.has(name) ? name : undefined
-    return await traceOperation({ method: 'prompts/get', target, promptName: target }, ctx, async () => await this.#getPrompt(name, args, ctx, enforceScopes), () => null)
+    return await traceOperation({ method: 'prompts/get', target, promptName: target }, scopeOf(ctx, this.traceSubject), async () => await this.#getPrompt(name, args, ctx, enforceScopes), () => null)
   }
 
   async #getPrompt (name: string, args: Record<string, string> | undefined, ctx: McpContext, enforceScopes: boolean): Promise<GetPromptResult> {

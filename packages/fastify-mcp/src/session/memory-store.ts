@@ -6,10 +6,10 @@ export class MemorySessionStore implements SessionStore {
   readonly #records = new Map<string, SessionRecord>()
   readonly #byPrincipal = new Map<string, Set<string>>()
   #idleTimeoutMs = 30 * 60_000
-  #onExpired: (id: string) => void = () => {}
+  #onExpired: (id: string, record?: SessionRecord) => void = () => {}
   #timer: NodeJS.Timeout | null = null
 
-  init (options: { idleTimeoutMs: number, onExpired: (id: string) => void }): void {
+  init (options: { idleTimeoutMs: number, onExpired: (id: string, record?: SessionRecord) => void }): void {
     this.#idleTimeoutMs = options.idleTimeoutMs
     this.#onExpired = options.onExpired
     const every = Math.max(250, Math.min(Math.floor(options.idleTimeoutMs / 2), 60_000))
@@ -26,7 +26,7 @@ export class MemorySessionStore implements SessionStore {
     for (const r of this.#records.values()) {
       if (this.#expired(r, now)) {
         this.#remove(r.id)
-        this.#onExpired(r.id)
+        this.#onExpired(r.id, r)
       }
     }
   }

@@ -57,6 +57,6 @@ export interface SessionStore {
    * Called once by the plugin with the idle timeout and a callback for records the store expires by itself
    * (stores that expire passively, such as Redis keys with a TTL, may never call it).
    */
-  init: (options: { idleTimeoutMs: number, onExpired: (id: string) => void }) => void
+  init: (options: { idleTimeoutMs: number, onExpired: (id: string, record?: SessionRecord) => void }) => void
   close: () => Promise<void>
 }
