@@ -130,7 +130,7 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
       get: async (id) => await store.get(id),
       close: async (id, reason = 'closed') => await hub.close(id, reason),
       liveCount: () => hub.liveCount,
-      streamCount: () => ({ get: hub.streamCount, listen: hub.listeners.size })
+      streamCount: () => ({ get: hub.streams.size, listen: modern?.listeners.size ?? 0 })
     },
     events: hub.lifecycle,
     resourceUpdated: async (uri) => { await hub.broadcast({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri } }, uri) },
@@ -164,7 +164,7 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
   const modern = options.eras === 'legacy'
     ? null
     : new ModernEndpoint({
-      hub,
+      streams: hub.streams,
       registry,
       serverInfo: options.serverInfo,
       instructions: options.instructions,
@@ -175,6 +175,7 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
       maxSubscriptions: options.maxSubscriptions,
       states: new InputStates(options.requestStateSecret, options.requestStateTtlSeconds)
     })
+  if (modern !== null) hub.onBroadcast((message, uri) => { modern.deliver(message, uri) })
 
   // Sessions with an open stream or a running call never expire: refresh them while they are busy.
   const busyEvery = Math.max(200, Math.min(Math.floor(options.idleTimeoutMs / 3), 10_000))
@@ -200,7 +201,12 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
   }
   app.addHook('preClose', async function mcpDrain () {
     if (busyTimer !== null) clearInterval(busyTimer)
-    await hub.drain(options.shutdownGraceMs)
+    // Ends the GET and listen streams (their clients reconnect elsewhere), then waits at most
+    // shutdownGraceMs for the calls running here to answer; Fastify already answers new requests with 503.
+    hub.streams.endStandalone()
+    modern?.closeStreams()
+    const deadline = Date.now() + options.shutdownGraceMs
+    while ((hub.running || modern?.running === true) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25))
     await hub.stop()
   })
   app.addHook('onClose', async function mcpClose () {

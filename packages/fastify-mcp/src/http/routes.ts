@@ -17,7 +17,8 @@ import {
 } from '../errors.js'
 import { parseEventId } from '../events/types.js'
 import { Exchange } from '../live/exchange.js'
-import { STANDALONE, type Hub, type LiveSession } from '../live/hub.js'
+import type { Hub, LiveSession } from '../live/hub.js'
+import { STANDALONE } from '../live/streams.js'
 import { SessionTransport } from '../live/transport.js'
 import { classifyInboundRequest, ProtocolError, type InboundClassificationOutcome } from '@modelcontextprotocol/server'
 import type { ModernEndpoint } from '../modern/endpoint.js'
@@ -214,7 +215,7 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
     }
     if (!batch && lean(request, reply, null, messages[0] as Msg)) return
     const transport = new SessionTransport(hub, undefined)
-    const ex = new Exchange(hub, reply, { sessionId: null, protocolVersion: '2025-03-26', requestIds: requests.map((r) => r.id), batch })
+    const ex = new Exchange(hub.streams, reply, { sessionId: null, protocolVersion: '2025-03-26', requestIds: requests.map((r) => r.id), batch })
     const server = hub.registry.createServer({
       serverInfo: options.serverInfo,
       instructions: options.instructions,
@@ -264,7 +265,7 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
       return true
     }
     const meta = params._meta as Record<string, unknown> | undefined
-    const call = live === null ? new StatelessCall(hub, reply, id, method, meta) : new SessionCall(hub, reply, live, id, method, meta)
+    const call = live === null ? new StatelessCall(hub.streams, reply, id, method, meta) : new SessionCall(hub.streams, reply, live, id, method, meta)
     live?.transport.track(call)
     const b: RequestBinding = { session: live?.info ?? null, caller: request.mcpAuth, request, closeStream: () => { call.closeStream() } }
     hub.registry.callTool(name, args, hub.registry.context(call, b), hub.enforceScopes)
@@ -356,7 +357,7 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
       reply.code(202).send()
       return
     }
-    const ex = new Exchange(hub, reply, { sessionId: record.id, protocolVersion: record.protocolVersion, requestIds: requests.map((r) => r.id), batch })
+    const ex = new Exchange(hub.streams, reply, { sessionId: record.id, protocolVersion: record.protocolVersion, requestIds: requests.map((r) => r.id), batch })
     const b = binding(request, live, ex)
     for (const r of requests) {
       if ((r as { method?: string }).method === 'logging/setLevel') {
@@ -403,18 +404,18 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
     const streamId = lastEventId === undefined ? STANDALONE : parseEventId(lastEventId)?.streamId
     if (streamId === undefined) throw new FST_MCP_BAD_EVENT_ID()
     const conflict = streamId === STANDALONE ? 'a GET stream is already open for this session' : 'this stream is already being read'
-    if (hub.hasStream(record.id, streamId) || !await hub.claim(record.id, streamId)) throw new FST_MCP_STREAM_CONFLICT(conflict)
+    if (hub.streams.hasStream(record.id, streamId) || !await hub.streams.claim(record.id, streamId)) throw new FST_MCP_STREAM_CONFLICT(conflict)
     const conn = new SseConnection(reply, {}, options.keepAliveMs, options.maxBufferedBytes)
-    if (!hub.attachStream(record.id, streamId, conn)) throw new FST_MCP_STREAM_CONFLICT(conflict)
+    if (!hub.streams.attachStream(record.id, streamId, conn)) throw new FST_MCP_STREAM_CONFLICT(conflict)
     conn.onClose(() => {
-      hub.detachStream(record.id, streamId, conn)
-      void hub.release(record.id, streamId).catch(() => {})
+      hub.streams.detachStream(record.id, streamId, conn)
+      void hub.streams.release(record.id, streamId).catch(() => {})
     })
     if (lastEventId !== undefined) {
-      const replay = await hub.events.replayAfter(record.id, lastEventId)
+      const replay = await hub.streams.events.replayAfter(record.id, lastEventId)
       if (replay === null) {
-        hub.detachStream(record.id, streamId, conn)
-        await hub.release(record.id, streamId)
+        hub.streams.detachStream(record.id, streamId, conn)
+        await hub.streams.release(record.id, streamId)
         throw new FST_MCP_BAD_EVENT_ID()
       }
       conn.open(replay.events)
@@ -422,7 +423,7 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
     }
     conn.open()
     if (record.protocolVersion >= '2025-11-25') {
-      const id = await hub.events.append(record.id, STANDALONE, null, false)
+      const id = await hub.streams.events.append(record.id, STANDALONE, null, false)
       conn.event(id, null, options.retryMs)
     }
     return reply

@@ -4,18 +4,14 @@ import type { Implementation, InitializeResult, JSONRPCMessage, RequestId, Serve
 import type { BusMessage, McpBus } from '../bus/types.js'
 import { RPC } from '../errors.js'
 import type { EventStore } from '../events/types.js'
-import type { SseConnection } from '../http/sse.js'
 import type { McpRegistry, RequestBinding } from '../registry/registry.js'
 import type { McpSessionInfo } from '../registry/types.js'
 import type { SessionCloseReason, SessionRecord, SessionStore } from '../session/types.js'
-import { Listeners } from '../modern/listen.js'
 import { recordSessionDuration } from '../telemetry/mcp.js'
-import type { SessionHandle, StreamHost } from './host.js'
+import type { SessionHandle } from './host.js'
+import { StreamRegistry } from './streams.js'
 import { bindingOf, SessionTransport, type TransportHost } from './transport.js'
 
-export const STANDALONE = 'standalone'
-/** How long a stream claim lasts unless refreshed (the busy timer refreshes claims well before). */
-export const CLAIM_TTL_MS = 30_000
 
 /** A session's server object living on this instance: a cache entry, rebuilt from the record when missing. */
 export interface LiveSession extends SessionHandle {
@@ -60,37 +56,40 @@ function infoOf (record: SessionRecord): McpSessionInfo {
 }
 
 /**
- * The per-instance state of the plugin: the bounded cache of live session servers, the SSE
- * connections open on this instance, and delivery of events to them (directly, or over the bus
- * to whichever instance holds a stream).
+ * The 2025 sessions on this instance: the bounded cache of live session servers (rebuilt from the
+ * record when missing), their lifecycle (initialize, adopt, close everywhere), and the bus traffic
+ * of sessions (answers, cancellations, ends). Their SSE streams are in {@link StreamRegistry}.
  */
-export class Hub implements TransportHost, StreamHost {
+export class Hub implements TransportHost {
   readonly instanceId = randomBytes(6).toString('hex')
   readonly events: EventStore
-  readonly retryMs: number
-  readonly keepAliveMs: number
   readonly lifecycle = new EventEmitter<McpEvents>()
+  readonly streams: StreamRegistry
   readonly #o: HubOptions
   readonly #live = new Map<string, LiveSession>()
   readonly #building = new Map<string, Promise<LiveSession>>()
-  readonly #streams = new Map<string, SseConnection>()
-  /** The 2026-07-28 `subscriptions/listen` streams open here. */
-  readonly listeners: Listeners
-  /** Requests served here outside any session (2026-07-28), for the shutdown drain. */
-  #calls = 0
+  readonly #broadcastListeners: Array<(message: JSONRPCMessage, uri: string | null) => void> = []
   #unsubscribe: (() => Promise<void>) | null = null
 
   constructor (options: HubOptions) {
     this.#o = options
     this.events = options.events
-    this.retryMs = options.retryMs
-    this.keepAliveMs = options.keepAliveMs
-    this.listeners = new Listeners(options.serverInfo, options.keepAliveMs)
+    this.streams = new StreamRegistry({
+      instanceId: this.instanceId,
+      store: options.store,
+      events: options.events,
+      bus: options.bus,
+      retryMs: options.retryMs,
+      keepAliveMs: options.keepAliveMs,
+      maxBufferedBytes: options.maxBufferedBytes,
+      log: options.log
+    })
   }
 
-  /** Counts sessionless calls running here (the shutdown drain waits for them). */
-  callStarted (): void { this.#calls++ }
-  callEnded (): void { this.#calls-- }
+  /** Also hands every broadcast (list changes, resource updates) to `listener` (the 2026 `subscriptions/listen` streams). */
+  onBroadcast (listener: (message: JSONRPCMessage, uri: string | null) => void): void {
+    this.#broadcastListeners.push(listener)
+  }
 
   async start (): Promise<void> {
     this.#unsubscribe = await this.#o.bus.subscribe((m) => { this.#onBus(m) })
@@ -104,91 +103,29 @@ export class Hub implements TransportHost, StreamHost {
   /** Number of live servers cached here. */
   get liveCount (): number { return this.#live.size }
 
-  /** Number of SSE streams (GET and resumed) attached here. */
-  get streamCount (): number { return this.#streams.size }
-
-  #key (sessionId: string, streamId: string): string { return `${sessionId}/${streamId}` }
-
   /** Whether a session has anything running or open on this instance (it must then not expire). */
   busy (sessionId: string): boolean {
     const live = this.#live.get(sessionId)
     if (live !== undefined && live.transport.inflight > 0) return true
-    for (const key of this.#streams.keys()) if (key.startsWith(`${sessionId}/`)) return true
-    return false
+    return this.streams.holds(sessionId)
   }
 
   /** Ids of sessions busy on this instance. */
   busySessions (): string[] {
-    const ids = new Set<string>()
+    const ids = this.streams.sessionIds()
     for (const [id, live] of this.#live) if (live.transport.inflight > 0) ids.add(id)
-    for (const key of this.#streams.keys()) ids.add(key.slice(0, key.indexOf('/')))
     return [...ids]
-  }
-
-  // ---- streams -------------------------------------------------------------------------------
-
-  attachStream (sessionId: string | null, streamId: string, conn: SseConnection): boolean {
-    if (sessionId === null) return true
-    const key = this.#key(sessionId, streamId)
-    const existing = this.#streams.get(key)
-    if (existing !== undefined && !existing.closed) return false
-    this.#streams.set(key, conn)
-    return true
-  }
-
-  detachStream (sessionId: string | null, streamId: string, conn: SseConnection): void {
-    if (sessionId === null) return
-    const key = this.#key(sessionId, streamId)
-    if (this.#streams.get(key) === conn) this.#streams.delete(key)
-  }
-
-  /** Claims a GET stream across instances (one reader per stream); false when another instance reads it. */
-  async claim (sessionId: string, streamId: string): Promise<boolean> {
-    return await this.#o.store.claimStream(sessionId, streamId, this.instanceId, CLAIM_TTL_MS)
-  }
-
-  async release (sessionId: string, streamId: string): Promise<void> {
-    await this.#o.store.releaseStream(sessionId, streamId, this.instanceId)
   }
 
   /** Keeps the sessions busy here alive and the stream claims held here fresh. */
   async heartbeat (): Promise<void> {
     for (const id of this.busySessions()) await this.#o.store.touch(id)
-    for (const key of this.#streams.keys()) {
-      const slash = key.indexOf('/')
-      await this.#o.store.claimStream(key.slice(0, slash), key.slice(slash + 1), this.instanceId, CLAIM_TTL_MS)
-    }
+    await this.streams.refreshClaims()
   }
 
-  hasStream (sessionId: string, streamId: string): boolean {
-    const c = this.#streams.get(this.#key(sessionId, streamId))
-    return c !== undefined && !c.closed
-  }
-
-  #deliverLocal (sessionId: string, streamId: string, eventId: string, message: JSONRPCMessage | null, final: boolean): SseConnection | null {
-    const conn = this.#streams.get(this.#key(sessionId, streamId))
-    if (conn === undefined || conn.closed) return null
-    conn.event(eventId, message, undefined, final)
-    if (final && conn.opened) conn.end()
-    return conn
-  }
-
-  /**
-   * Stores an event of a stream and delivers it to the connection holding that stream, here or elsewhere.
-   * Resolves once the local connection can take more (backpressure: a producer awaiting this pauses
-   * while its client does not read).
-   */
-  async emit (sessionId: string, streamId: string, message: JSONRPCMessage, final: boolean, wait = true): Promise<void> {
-    const eventId = await this.events.append(sessionId, streamId, message, final)
-    const conn = this.#deliverLocal(sessionId, streamId, eventId, message, final)
-    if (conn === null) await this.#o.bus.publish({ kind: 'event', sessionId, streamId, eventId, message, final })
-    else if (wait) await conn.writable()
-  }
-
-  get maxBufferedBytes (): number { return this.#o.maxBufferedBytes }
-
+  /** Unrelated server messages of a session: its standalone GET stream. */
   async standalone (sessionId: string, message: JSONRPCMessage): Promise<void> {
-    await this.emit(sessionId, STANDALONE, message, false)
+    await this.streams.standalone(sessionId, message)
   }
 
   /** Sends a notification to every session (list changes), or to the sessions subscribed to `uri`. */
@@ -392,12 +329,7 @@ export class Hub implements TransportHost, StreamHost {
       live.transport.failAll(404, RPC.SESSION_NOT_FOUND, 'Session not found')
       live.server.close().catch(() => {})
     }
-    for (const [key, conn] of this.#streams) {
-      if (key.startsWith(`${sessionId}/`)) {
-        this.#streams.delete(key)
-        conn.end()
-      }
-    }
+    this.streams.drop(sessionId)
   }
 
   /** Called when a store expired a session by itself. */
@@ -431,7 +363,7 @@ export class Hub implements TransportHost, StreamHost {
   #onBus (m: BusMessage): void {
     switch (m.kind) {
       case 'event':
-        this.#deliverLocal(m.sessionId, m.streamId, m.eventId, m.message, m.final)
+        this.streams.deliver(m.sessionId, m.streamId, m.eventId, m.message, m.final)
         break
       case 'response':
         if (m.instanceId === this.instanceId) this.#live.get(m.sessionId)?.transport.answer(m.message as JSONRPCMessage & { id: RequestId })
@@ -443,8 +375,8 @@ export class Hub implements TransportHost, StreamHost {
         break
       }
       case 'broadcast':
-        this.listeners.deliver(m.message, m.uri)
-        void this.#broadcastLocal(m.message, m.uri)
+        for (const listener of this.#broadcastListeners) listener(m.message, m.uri)
+        void this.streams.broadcastLocal(m.message, m.uri)
         break
       case 'closed':
         this.#drop(m.sessionId)
@@ -464,39 +396,15 @@ export class Hub implements TransportHost, StreamHost {
     }
   }
 
-  async #broadcastLocal (message: JSONRPCMessage, uri: string | null): Promise<void> {
-    for (const key of [...this.#streams.keys()]) {
-      if (!key.endsWith(`/${STANDALONE}`)) continue
-      const sessionId = key.slice(0, key.indexOf('/'))
-      if (uri !== null) {
-        const record = await this.#o.store.get(sessionId)
-        if (record === null || !record.subscriptions.includes(uri)) continue
-      }
-      try {
-        // One slow reader must not hold the others' notifications: no waiting here (past the bound its stream is dropped).
-        await this.emit(sessionId, STANDALONE, message, false, false)
-      } catch (err) {
-        this.#o.log.warn({ err, sessionId }, 'mcp: broadcast delivery failed')
-      }
-    }
-  }
-
-  /**
-   * Shutdown, first step: ends the GET streams and waits (at most `graceMs`) for the calls running
-   * here to answer. Fastify already answers new requests with 503 while closing.
-   */
-  async drain (graceMs: number): Promise<void> {
-    for (const [key, conn] of this.#streams) if (key.endsWith(`/${STANDALONE}`)) conn.end()
-    this.listeners.closeAll()
-    const deadline = Date.now() + graceMs
-    const running = (): boolean => this.#calls > 0 || [...this.#live.values()].some((l) => l.transport.inflight > 0)
-    while (running() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25))
+  /** Whether a session request runs here (the shutdown drain waits for them). */
+  get running (): boolean {
+    for (const live of this.#live.values()) if (live.transport.inflight > 0) return true
+    return false
   }
 
   async stop (): Promise<void> {
     await this.#unsubscribe?.()
-    for (const conn of this.#streams.values()) conn.end()
-    this.#streams.clear()
+    this.streams.endAll()
     for (const live of this.#live.values()) {
       live.transport.failAll(503, RPC.UNAVAILABLE, 'Server shutting down')
       await live.server.close()

@@ -1,5 +1,4 @@
 import { context } from '@opentelemetry/api'
-import { endWithError, startOperation, telemetryEnabled, TRACED_IN_REGISTRY } from '../telemetry/mcp.js'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import {
   isSpecType,
@@ -7,6 +6,7 @@ import {
   type ClientCapabilities,
   type Implementation,
   type InboundClassificationOutcome,
+  type JSONRPCMessage,
   type LoggingLevel,
   type RequestId,
   type SubscriptionFilter
@@ -14,11 +14,13 @@ import {
 import { errorResponse, FST_MCP_BAD_REQUEST, FST_MCP_INVALID_PARAMS, FST_MCP_METHOD_NOT_FOUND, FST_MCP_UNAVAILABLE, RPC, rpcError } from '../errors.js'
 import { Call } from '../live/call.js'
 import { logPasses } from '../protocol/index.js'
-import type { Hub } from '../live/hub.js'
+import type { StreamHost } from '../live/host.js'
 import { InputRequiredSignal } from '../registry/input.js'
 import type { McpRegistry, RequestBinding } from '../registry/registry.js'
 import type { InputOptions, McpCaller, McpContext } from '../registry/types.js'
 import { InputRound, InputStates } from './input.js'
+import { Listeners } from './listen.js'
+import { endWithError, startOperation, telemetryEnabled, TRACED_IN_REGISTRY } from '../telemetry/mcp.js'
 import { checkHeaders, isObject, META, MODERN_VERSIONS, nameOf, readEnvelope, type Envelope } from './protocol.js'
 
 /** Methods whose results carry caching hints (`ttlMs`, `cacheScope`). */
@@ -27,7 +29,8 @@ const CACHEABLE = new Set(['server/discover', 'tools/list', 'prompts/list', 'res
 const MAY_ASK = new Set(['tools/call', 'prompts/get', 'resources/read'])
 
 export interface ModernOptions {
-  hub: Hub
+  /** Event storage and stream settings for SSE responses (a sessionless call registers no stream). */
+  streams: StreamHost
   registry: McpRegistry
   serverInfo: Implementation
   instructions: string | undefined
@@ -49,7 +52,7 @@ class ModernCall extends Call {
   readonly #logLevel: LoggingLevel | null
   round: InputRound | null = null
 
-  constructor (hub: Hub, reply: FastifyReply, id: RequestId, method: string, meta: Record<string, unknown>, logLevel: LoggingLevel | null) {
+  constructor (hub: StreamHost, reply: FastifyReply, id: RequestId, method: string, meta: Record<string, unknown>, logLevel: LoggingLevel | null) {
     super(hub, reply, id, method, meta)
     this.#logLevel = logLevel
   }
@@ -89,13 +92,27 @@ class ModernCall extends Call {
  * results (`resultType`, caching hints, `serverInfo`).
  */
 export class ModernEndpoint {
+  /** The `subscriptions/listen` streams open here (broadcasts reach them through {@link deliver}). */
+  readonly listeners: Listeners
   readonly #o: ModernOptions
   readonly #serverInfoMeta: Record<string, unknown>
+  /** Calls running here, for the shutdown drain. */
+  #calls = 0
 
   constructor (options: ModernOptions) {
     this.#o = options
     this.#serverInfoMeta = { [META.serverInfo]: options.serverInfo }
+    this.listeners = new Listeners(options.serverInfo, options.streams.keepAliveMs)
   }
+
+  /** Whether a call runs here. */
+  get running (): boolean { return this.#calls > 0 }
+
+  /** Hands a broadcast (list change, resource update, from any instance) to the listen streams that asked for it. */
+  deliver (message: JSONRPCMessage, uri: string | null): void { this.listeners.deliver(message, uri) }
+
+  /** Shutdown: ends the listen streams (their clients reconnect elsewhere). */
+  closeStreams (): void { this.listeners.closeAll() }
 
   /** Serves one POST the era classifier sent here (a modern request or notification, or a ladder rejection). */
   async handle (request: FastifyRequest, reply: FastifyReply, outcome: Exclude<InboundClassificationOutcome, { kind: 'legacy' }>): Promise<void> {
@@ -120,9 +137,8 @@ export class ModernEndpoint {
       this.#listen(request, reply, id, params)
       return
     }
-    const call = new ModernCall(this.#o.hub, reply, id, m.method, meta, envelope.logLevel)
-    const hub = this.#o.hub
-    hub.callStarted()
+    const call = new ModernCall(this.#o.streams, reply, id, m.method, meta, envelope.logLevel)
+    this.#calls++
     // tools/call, resources/read and prompts/get get their spans from the registry (which knows the outcome).
     const op = TRACED_IN_REGISTRY.has(m.method) || !telemetryEnabled()
       ? null
@@ -140,7 +156,7 @@ export class ModernEndpoint {
       if (!(err instanceof ProtocolError)) request.log.error({ err }, 'mcp: a handler failed')
       await call.respond(errorResponse(id, err), err instanceof ProtocolError && err.code === RPC.MISSING_CLIENT_CAPABILITY ? 400 : 200)
     } finally {
-      hub.callEnded()
+      this.#calls--
     }
   }
 
@@ -250,7 +266,7 @@ export class ModernEndpoint {
     if (!isSpecType.SubscriptionFilter(asked) || !isObject(asked)) {
       throw rpcError(new FST_MCP_INVALID_PARAMS('subscriptions/listen needs "notifications", a subscription filter'), { code: RPC.INVALID_PARAMS, id })
     }
-    if (o.hub.listeners.size >= o.maxSubscriptions) throw rpcError(new FST_MCP_UNAVAILABLE('the subscription limit is reached, retry later'), { code: RPC.SERVER_ERROR, id })
+    if (this.listeners.size >= o.maxSubscriptions) throw rpcError(new FST_MCP_UNAVAILABLE('the subscription limit is reached, retry later'), { code: RPC.SERVER_ERROR, id })
     const caps = o.registry.capabilities()
     const filter = asked as SubscriptionFilter
     const honoured: SubscriptionFilter = {}
@@ -263,7 +279,7 @@ export class ModernEndpoint {
       if (uris.length > 0) honoured.resourceSubscriptions = uris
     }
     const exp = request.mcpAuth?.expiresAt
-    o.hub.listeners.open(reply, id, honoured, typeof exp === 'number' ? exp * 1000 : null)
+    this.listeners.open(reply, id, honoured, typeof exp === 'number' ? exp * 1000 : null)
   }
 }
 
