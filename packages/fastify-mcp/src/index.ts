@@ -380,7 +380,8 @@ export default plugin
 export { plugin as fastifyMcp }
 
 export { McpRegistry } from './registry/registry.js'
-export type { CreateServerOptions, RequestBinding } from './registry/registry.js'
+export type { RequestBinding } from './registry/context.js'
+export type { CreateServerOptions } from './registry/sdk.js'
 export type * from './registry/types.js'
 export type { FastifyMcpOptions } from './options.js'
 export type { McpRefusal, McpRefusalReason } from './http/refusal.js'

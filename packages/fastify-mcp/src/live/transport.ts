@@ -7,7 +7,8 @@ import type {
   TransportSendOptions
 } from '@modelcontextprotocol/server'
 import { context } from '@opentelemetry/api'
-import type { McpRegistry, RequestBinding } from '../registry/registry.js'
+import type { RequestBinding } from '../registry/context.js'
+import type { McpRegistry } from '../registry/registry.js'
 import { endWithResponse, startOperation, TRACED_IN_REGISTRY, type OperationHandle } from '../telemetry/mcp.js'
 import type { Call } from './call.js'
 import type { Exchange, Responder } from './exchange.js'

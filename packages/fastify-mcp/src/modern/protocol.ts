@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import type { ClientCapabilities, Implementation, LoggingLevel, RequestId } from '@modelcontextprotocol/server'
 import { FST_MCP_HEADER_MISMATCH, FST_MCP_INVALID_PARAMS, FST_MCP_UNSUPPORTED_VERSION, RPC, rpcError } from '../errors.js'
 import { isLogLevel } from '../protocol/index.js'
-import type { HeaderParam } from '../registry/registry.js'
+import type { HeaderParam } from '../registry/definitions.js'
 
 /** Revisions served statelessly, with per-request metadata (2026-07-28 and later). */
 export const MODERN_VERSIONS = ['2026-07-28']
