@@ -329,7 +329,7 @@ t.test('both eras against one app: the SDK v1 client in a session, the SDK v2 cl
   t.same((await v2.callTool({ name: 'regional', arguments: { region: 'eu', shard: 3 } })).content, [{ type: 'text', text: 'eu/3' }], 'the v2 client mirrors x-mcp-header arguments')
   const sub = await v2.listen({ toolsListChanged: true })
   await app.mcp.listChanged('tools')
-  for (let i = 0; i < 40 && listed.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 25))
+  await until(() => listed.length > 0)
   t.same(listed, ['tools'], 'a list change reaches the 2026 listener')
   await sub.close()
   await v1.close()

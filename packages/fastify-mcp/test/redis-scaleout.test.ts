@@ -159,20 +159,21 @@ t.test('Redis down: fast 503 with a JSON-RPC error, readiness false, recovery wi
   await redis.stop()
   // A hot session is trusted for up to a second without asking Redis; past that, Redis is needed.
   let down = await poster(a.url, sid)({ jsonrpc: '2.0', id: 5, method: 'ping' })
-  for (let i = 0; i < 40 && down.status === 200; i++) {
+  await until(async () => {
+    if (down.status !== 200) return true
     await down.arrayBuffer()
-    await new Promise((resolve) => setTimeout(resolve, 50))
     down = await poster(a.url, sid)({ jsonrpc: '2.0', id: 5, method: 'ping' })
-  }
+    return false
+  }, 40, 50)
   t.equal(down.status, 503, 'a request that needs Redis fails with 503')
   t.match(await down.json(), { jsonrpc: '2.0', error: { message: /unavailable/ } })
   t.equal(await a.backend.ping(), false)
   await redis.start()
   let status = 0
-  for (let i = 0; i < 50 && status !== 200; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 100))
+  await until(async () => {
     status = (await poster(a.url, sid)({ jsonrpc: '2.0', id: 6, method: 'ping' })).status
-  }
+    return status === 200
+  }, 50, 100)
   t.equal(status, 200, 'service resumes by itself')
   t.equal(await a.backend.ping(), true)
   const resumed = await fetch(a.url, { headers: { accept: 'text/event-stream', 'mcp-session-id': sid, 'mcp-protocol-version': PV, 'last-event-id': polled.events[0]?.id as string } })

@@ -4,6 +4,7 @@ import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js'
 import { ACC, buildApp, listen } from './helpers/http.js'
+import { until } from './helpers/wait.js'
 import { instance, prefix, redisSkip } from './helpers/redis.js'
 
 const V = '2026-07-28'
@@ -111,11 +112,10 @@ t.test('across Redis instances: a template URI subscribed on A hears the update 
   const stream = await listenStream(a.url, 9, ['item://42'])
   t.teardown(stream.close)
   t.match(await stream.next(), { method: 'notifications/subscriptions/acknowledged' })
-  // The 2025 client's GET stream may open after the first announcement; repeat until it is heard (bounded).
-  for (let i = 0; i < 50 && !w.heard.includes('item://42'); i++) {
-    await b.app.mcp.resourceUpdated('item://42')
-    await Promise.race([w.next('item://42'), new Promise((resolve) => setTimeout(resolve, 100))])
-  }
+  // The 2025 client opens its GET stream after initializing: announce once it is open on A.
+  t.ok(await until(() => a.app.mcp.sessions.streamCount().get === 1), 'the 2025 client\'s GET stream is open on A')
+  await b.app.mcp.resourceUpdated('item://42')
+  await w.next('item://42')
   t.ok(w.heard.includes('item://42'), 'the 2025 session on A heard the update announced on B')
   t.match(await stream.next(), { method: 'notifications/resources/updated', params: { uri: 'item://42' } }, 'the 2026 listen stream on A heard it too')
 })
