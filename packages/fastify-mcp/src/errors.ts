@@ -31,6 +31,7 @@ export function errorResponse (id: RequestId, err: unknown): JSONRPCMessage {
 export interface McpHttpErrorProps { rpcCode?: number, headers?: Record<string, string> }
 
 export const FST_MCP_BAD_ORIGIN = createError('FST_MCP_BAD_ORIGIN', 'Forbidden: Origin %s is not allowed', 403)
+export const FST_MCP_UNAUTHENTICATED_ENDPOINT = createError('FST_MCP_UNAUTHENTICATED_ENDPOINT', 'Forbidden: %s has no authentication and is served only on loopback addresses, not on %s (configure "auth", or set "allowUnauthenticated: true" if another layer authenticates)', 403)
 export const FST_MCP_BAD_HOST = createError('FST_MCP_BAD_HOST', 'Forbidden: Host %s is not allowed', 403)
 export const FST_MCP_NOT_ACCEPTABLE = createError('FST_MCP_NOT_ACCEPTABLE', 'Not Acceptable: Accept must include %s', 406)
 export const FST_MCP_UNSUPPORTED_MEDIA_TYPE = createError('FST_MCP_UNSUPPORTED_MEDIA_TYPE', 'Unsupported Media Type: Content-Type must be application/json', 415)
@@ -78,6 +79,7 @@ export function rpcError<E extends Error> (err: E, rpc: { code: number, data?: u
 /** Every error of the plugin by its code, like Fastify's `errorCodes`: `err instanceof errorCodes.FST_MCP_SESSION_NOT_FOUND`. */
 export const errorCodes = {
   FST_MCP_BAD_ORIGIN,
+  FST_MCP_UNAUTHENTICATED_ENDPOINT,
   FST_MCP_BAD_HOST,
   FST_MCP_NOT_ACCEPTABLE,
   FST_MCP_UNSUPPORTED_MEDIA_TYPE,

@@ -1,10 +1,9 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { MemoryBus } from './bus/memory-bus.js'
-import { isLoopbackHost } from './protocol/index.js'
 import { FST_MCP_UNAUTHORIZED, RPC } from './errors.js'
 import { MemoryEventStore } from './events/memory-store.js'
-import { hostOriginGuard } from './http/guards.js'
+import { hostOriginGuard, loopbackOnlyGuard, servesLoopbackOnly } from './http/guards.js'
 import { jsonParser } from './http/json.js'
 import { RateCounter, rateKey } from './http/rate.js'
 import { redactUrl } from './http/redact.js'
@@ -144,7 +143,11 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
   app.decorateRequest('mcpSession', null)
   app.decorateRequest('mcpAuth', null)
 
-  const guard = hostOriginGuard(options.allowedHosts, options.allowedOrigins)
+  const hostOrigin = hostOriginGuard(options.allowedHosts, options.allowedOrigins)
+  const loopbackOnly = opts.auth === undefined && !options.allowUnauthenticated ? loopbackOnlyGuard(options.path) : null
+  const guard = loopbackOnly === null
+    ? hostOrigin
+    : (request: FastifyRequest): void => { loopbackOnly(request); hostOrigin(request) }
   const auth = opts.auth === undefined ? null : await setupAuth(app, opts.auth, registry, guard)
   // Fastify logs `req.url` before any hook runs: a credential in the query string of an MCP URL is
   // redacted as the request arrives (the request is refused later, it never needs the value).
@@ -187,17 +190,15 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
     busyTimer.unref()
   })
   if (auth === null && !options.allowUnauthenticated) {
-    // Refuse to start, not just to serve: listen() rejects before any socket is opened.
-    const listen = app.listen.bind(app) as (...args: unknown[]) => Promise<string>
-    const guarded = async (...args: unknown[]): Promise<string> => {
-      const first = args[0]
-      const host = typeof first === 'object' && first !== null ? (first as { host?: string }).host : undefined
-      if (host !== undefined && !isLoopbackHost(host)) {
-        throw new Error(`fastify-mcp: refusing to serve ${options.path} without authentication on the non-loopback address ${host}; configure "auth", or set "allowUnauthenticated: true" if another layer authenticates`)
+    // Requests on non-loopback sockets are refused (loopbackOnlyGuard); say so at start-up too.
+    app.addHook('onListen', function mcpWarnOpenEndpoint (done) {
+      const address = app.server.address()
+      const host = typeof address === 'object' && address !== null ? address.address : null
+      if (host !== null && !servesLoopbackOnly(host)) {
+        app.log.error(`fastify-mcp: ${options.path} has no authentication: requests arriving on ${host} other than over loopback are refused with 403; configure "auth", or set "allowUnauthenticated: true" if another layer authenticates`)
       }
-      return await listen(...args)
-    }
-    app.listen = guarded as typeof app.listen
+      done()
+    })
   }
   app.addHook('preClose', async function mcpDrain () {
     if (busyTimer !== null) clearInterval(busyTimer)

@@ -5,6 +5,8 @@ import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextproto
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from '@modelcontextprotocol/client'
 import fastifyMcp, { introspectionVerifier, requireScopes } from '../src/index.js'
 import { AUDIENCE, INIT, authApp, headers, makeKeys, sign, type Keys } from './helpers/auth.js'
+import { loopbackOnlyGuard } from '../src/http/guards.js'
+import { isLoopbackHost } from '../src/protocol/index.js'
 
 const ISSUER = 'https://issuer.test'
 const rm = { authorizationServers: [ISSUER] }
@@ -144,16 +146,40 @@ t.test('requireScopes() on other routes of the app', async (t) => {
   t.same(JSON.parse(ok.body), { sub: 'alice' })
 })
 
-t.test('without auth the plugin refuses to listen on a non-loopback address unless told', async (t) => {
-  const app = Fastify()
+t.test('without auth the endpoint is served on loopback sockets only, and a wider listen address is reported at start-up', async (t) => {
+  const lines: string[] = []
+  const stream = { write: (line: string) => { lines.push(line) } }
+  const app = Fastify({ logger: { level: 'error', stream } })
   await app.register(fastifyMcp, { serverInfo: { name: 'x', version: '1' } })
-  await t.rejects(app.listen({ port: 0, host: '0.0.0.0' }), /refusing to serve \/mcp without authentication/)
-  await app.close()
-  const allowed = Fastify()
+  await app.listen({ port: 0, host: '0.0.0.0' })
+  t.teardown(() => app.close())
+  t.match(lines.join(''), /\/mcp has no authentication: requests arriving on 0\.0\.0\.0 other than over loopback are refused with 403/)
+  const port = (app.server.address() as { port: number }).port
+  const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }
+  const res = await fetch(`http://127.0.0.1:${port}/mcp`, { method: 'POST', headers: { accept: 'application/json, text/event-stream', 'content-type': 'application/json' }, body: JSON.stringify(init) })
+  t.equal(res.status, 200, 'a connection over loopback is served')
+  await res.text()
+  // A request on another local address (tests use loopback only: the guard is given such a socket directly).
+  const guard = loopbackOnlyGuard('/mcp')
+  t.throws(() => { guard({ socket: { localAddress: '192.0.2.10' } } as never) }, { code: 'FST_MCP_UNAUTHENTICATED_ENDPOINT', statusCode: 403, message: /\/mcp has no authentication and is served only on loopback addresses, not on 192\.0\.2\.10/ })
+  t.doesNotThrow(() => { guard({ socket: { localAddress: '::ffff:127.0.0.1' } } as never) })
+
+  const allowedLines: string[] = []
+  const allowed = Fastify({ logger: { level: 'error', stream: { write: (line: string) => { allowedLines.push(line) } } } })
   await allowed.register(fastifyMcp, { serverInfo: { name: 'x', version: '1' }, allowUnauthenticated: true })
   await allowed.listen({ port: 0, host: '0.0.0.0' })
-  t.pass('listens with allowUnauthenticated')
-  await allowed.close()
+  t.teardown(() => allowed.close())
+  t.same(allowedLines, [], 'allowUnauthenticated: nothing to report')
+})
+
+t.test('loopback names: literal addresses only, never a DNS name that starts with 127.', async (t) => {
+  for (const h of ['localhost', '127.0.0.1', '127.1.2.3', '::1', '[::1]']) t.ok(isLoopbackHost(h), h)
+  for (const h of ['127.evil.example', '127.0.0.1.nip.io', 'example.com', '10.0.0.1']) t.notOk(isLoopbackHost(h), h)
+  const app = Fastify()
+  await app.register(fastifyMcp, { serverInfo: { name: 'x', version: '1' } })
+  t.teardown(() => app.close())
+  const res = await app.inject({ method: 'POST', url: '/mcp', headers: { host: '127.evil.example', accept: 'application/json, text/event-stream', 'content-type': 'application/json' }, payload: '{}' })
+  t.equal(res.statusCode, 403, 'a rebinding name in Host is refused on a loopback socket')
 })
 
 t.test('RFC 7662 introspection verifier with a short cache', async (t) => {

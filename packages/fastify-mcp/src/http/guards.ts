@@ -1,9 +1,6 @@
 import type { FastifyRequest } from 'fastify'
-import { FST_MCP_AMBIGUOUS_HOST, FST_MCP_BAD_HOST, FST_MCP_BAD_ORIGIN, FST_MCP_BAD_PROTOCOL_VERSION, FST_MCP_NOT_ACCEPTABLE } from '../errors.js'
-import { isLoopbackAddress, SUPPORTED_VERSIONS } from '../protocol/index.js'
-
-const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1'])
-
+import { FST_MCP_AMBIGUOUS_HOST, FST_MCP_BAD_HOST, FST_MCP_BAD_ORIGIN, FST_MCP_BAD_PROTOCOL_VERSION, FST_MCP_NOT_ACCEPTABLE, FST_MCP_UNAUTHENTICATED_ENDPOINT } from '../errors.js'
+import { isLoopbackAddress, isLoopbackHost, SUPPORTED_VERSIONS } from '../protocol/index.js'
 
 function hostnameOf (host: string): string {
   if (host.startsWith('[')) {
@@ -48,7 +45,7 @@ export function hostOriginGuard (allowedHosts: string[] | null, allowedOrigins: 
     const hostname = hostnameOf(host)
     const hostOk = allowedHosts !== null
       ? allowedHosts.includes(host) || allowedHosts.includes(hostname)
-      : !loopback || LOOPBACK_NAMES.has(hostname)
+      : !loopback || isLoopbackHost(hostname)
     if (!hostOk) throw new FST_MCP_BAD_HOST(host === '' ? '(none)' : host)
     const origin = request.headers.origin
     if (origin !== undefined) {
@@ -56,11 +53,27 @@ export function hostOriginGuard (allowedHosts: string[] | null, allowedOrigins: 
       let ok = false
       if (allowedOrigins !== null) ok = allowedOrigins.includes(o)
       else if (loopback) {
-        try { ok = LOOPBACK_NAMES.has(new URL(o).hostname) } catch { ok = false }
+        try { ok = isLoopbackHost(new URL(o).hostname) } catch { ok = false }
       }
       if (!ok) throw new FST_MCP_BAD_ORIGIN(origin)
     }
   }
+}
+
+/**
+ * Without `auth` (and without `allowUnauthenticated`), the endpoint is served only on loopback
+ * sockets: a request that arrived on any other local address is refused with 403, whatever the app
+ * listens on.
+ */
+export function loopbackOnlyGuard (path: string): (request: FastifyRequest) => void {
+  return function mcpLoopbackOnly (request: FastifyRequest): void {
+    if (!onLoopback(request.socket)) throw new FST_MCP_UNAUTHENTICATED_ENDPOINT(path, request.socket.localAddress ?? '?')
+  }
+}
+
+/** Whether a listen address is one `loopbackOnlyGuard` serves. */
+export function servesLoopbackOnly (address: string): boolean {
+  return isLoopbackAddress(address) || isLoopbackHost(address)
 }
 
 function accepts (accept: string, type: string): boolean {

@@ -1,11 +1,11 @@
 import type { FastifyRequest } from 'fastify'
 import { FST_MCP_RATE_LIMITED } from '../errors.js'
-import type { McpCaller } from '../registry/types.js'
+import { principalKey, principalOf } from '../session/principal.js'
 
 /** The rate-limit key: the verified principal, else the client address. */
 export function rateKey (request: FastifyRequest): string {
-  const caller: McpCaller | null = request.mcpAuth
-  return caller !== null ? `sub:${caller.issuer ?? ''}:${caller.subject}` : `ip:${request.ip}`
+  const person = principalKey(principalOf(request.mcpAuth))
+  return person !== null ? `sub:${person}` : `ip:${request.ip}`
 }
 
 interface Window { current: number, start: number, ttl: number }

@@ -38,7 +38,7 @@ export function reasonOf (err: FastifyError & { refusal?: McpRefusalReason, head
     case 'FST_MCP_FORBIDDEN': return 'insufficient_scope'
     case 'FST_MCP_SESSION_NOT_FOUND': return 'unknown_session'
     case 'FST_MCP_BAD_HOST': case 'FST_MCP_AMBIGUOUS_HOST': return 'forbidden_host'
-    case 'FST_MCP_BAD_ORIGIN': return 'forbidden_origin'
+    case 'FST_MCP_BAD_ORIGIN': case 'FST_MCP_UNAUTHENTICATED_ENDPOINT': return 'forbidden_origin'
     case 'FST_MCP_PARSE_ERROR': case 'FST_ERR_CTP_EMPTY_JSON_BODY': case 'FST_ERR_CTP_INVALID_JSON_BODY': return 'parse_error'
     case 'FST_MCP_INVALID_PARAMS': return 'invalid_params'
     case 'FST_MCP_TOO_MANY_SESSIONS': case 'FST_MCP_TOO_MANY_PRINCIPAL_SESSIONS': return 'too_many_sessions'

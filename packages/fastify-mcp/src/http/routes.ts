@@ -25,12 +25,12 @@ import type { ModernEndpoint } from '../modern/endpoint.js'
 import { META, MODERN_VERSIONS } from '../modern/protocol.js'
 import type { RequestBinding } from '../registry/context.js'
 import { SessionCall, StatelessCall } from '../live/call.js'
-import type { McpCaller } from '../registry/types.js'
-import type { McpPrincipal, SessionRecord } from '../session/types.js'
+import { principalOf, samePrincipal } from '../session/principal.js'
+import type { SessionRecord } from '../session/types.js'
 import type { ResolvedOptions } from '../options.js'
 import { checkProtocolVersion, requireAccept } from './guards.js'
 import type { RateCounter } from './rate.js'
-import { SseConnection } from './sse.js'
+import { SseConnection } from '../live/sse.js'
 import { endWithError, endWithResponse, startOperation, telemetryEnabled, type TraceScope } from '../telemetry/mcp.js'
 
 type Msg = Record<string, unknown>
@@ -56,15 +56,6 @@ function classify (m: unknown): 'request' | 'notification' | 'response' {
   }
   if (isValidId(msg.id) && (('result' in msg) !== ('error' in msg))) return 'response'
   throw new FST_MCP_INVALID_REQUEST('not a JSON-RPC request, notification or response')
-}
-
-export function principalOf (caller: McpCaller | null): McpPrincipal | null {
-  return caller === null ? null : { issuer: caller.issuer, subject: caller.subject, clientId: caller.clientId }
-}
-
-function samePrincipal (a: McpPrincipal | null, b: McpPrincipal | null): boolean {
-  if (a === null || b === null) return a === b
-  return a.issuer === b.issuer && a.subject === b.subject && a.clientId === b.clientId
 }
 
 function header (request: FastifyRequest, name: string): string | undefined {
@@ -161,15 +152,8 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
       closeStream: () => { ex.closeStream() }
     }
     if (live !== null) {
-      const record = live.record
-      b.subscribe = async (uri) => {
-        if (!record.subscriptions.includes(uri)) record.subscriptions = [...record.subscriptions, uri]
-        await store.update(record.id, { subscriptions: record.subscriptions })
-      }
-      b.unsubscribe = async (uri) => {
-        record.subscriptions = record.subscriptions.filter((u) => u !== uri)
-        await store.update(record.id, { subscriptions: record.subscriptions })
-      }
+      b.subscribe = async (uri) => { await hub.subscribe(live.record, uri) }
+      b.unsubscribe = async (uri) => { await hub.unsubscribe(live.record, uri) }
     }
     return b
   }
@@ -360,13 +344,7 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
     const ex = new Exchange(hub.streams, reply, { sessionId: record.id, protocolVersion: record.protocolVersion, requestIds: requests.map((r) => r.id), batch })
     const b = binding(request, live, ex)
     for (const r of requests) {
-      if ((r as { method?: string }).method === 'logging/setLevel') {
-        const level = (r as { params?: { level?: unknown } }).params?.level
-        if (typeof level === 'string') {
-          record.logLevel = level as SessionRecord['logLevel']
-          store.update(record.id, { logLevel: record.logLevel }).catch((err: unknown) => { request.log.warn({ err }, 'mcp: could not store the log level') })
-        }
-      }
+      if ((r as { method?: string }).method === 'logging/setLevel') hub.logLevelSet(record, (r as { params?: { level?: unknown } }).params?.level)
       live.transport.receive(r, ex, b)
     }
   }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyReply } from 'fastify'
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/server'
-import { SseConnection } from '../http/sse.js'
+import { SseConnection } from './sse.js'
 import type { StreamHost } from './host.js'
 
 /** Where the SDK transport sends what belongs to a request in flight: related messages, its response. */

@@ -1,6 +1,6 @@
 import type { JSONRPCMessage, Server } from '@modelcontextprotocol/server'
 import type { EventStore } from '../events/types.js'
-import type { SseConnection } from '../http/sse.js'
+import type { SseConnection } from './sse.js'
 import type { SessionRecord } from '../session/types.js'
 
 /** What a call and its exchange need of the instance: the event store and the stream registry. */

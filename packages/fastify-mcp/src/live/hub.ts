@@ -8,6 +8,7 @@ import type { RequestBinding } from '../registry/context.js'
 import type { McpRegistry } from '../registry/registry.js'
 import type { McpSessionInfo } from '../registry/types.js'
 import type { SessionCloseReason, SessionRecord, SessionStore } from '../session/types.js'
+import { isLogLevel } from '../protocol/index.js'
 import { recordSessionDuration } from '../telemetry/mcp.js'
 import type { SessionHandle } from './host.js'
 import { StreamRegistry } from './streams.js'
@@ -183,6 +184,29 @@ export class Hub implements TransportHost {
     live.verifiedAt = Date.now()
     live.record.subscriptions = record.subscriptions
     live.record.logLevel = record.logLevel
+  }
+
+  // ---- session data: only this layer writes it ---------------------------------------------
+
+  /** Adds a resource subscription to a session's record. */
+  async subscribe (record: SessionRecord, uri: string): Promise<void> {
+    if (!record.subscriptions.includes(uri)) record.subscriptions = [...record.subscriptions, uri]
+    await this.#o.store.update(record.id, { subscriptions: record.subscriptions })
+  }
+
+  async unsubscribe (record: SessionRecord, uri: string): Promise<void> {
+    record.subscriptions = record.subscriptions.filter((u) => u !== uri)
+    await this.#o.store.update(record.id, { subscriptions: record.subscriptions })
+  }
+
+  /**
+   * Keeps the level of a `logging/setLevel` the session's server is handling, so that a server rebuilt
+   * elsewhere applies it too (the SDK validates the level and answers; a bad one is not stored).
+   */
+  logLevelSet (record: SessionRecord, level: unknown): void {
+    if (typeof level !== 'string' || !isLogLevel(level)) return
+    record.logLevel = level
+    this.#o.store.update(record.id, { logLevel: level }).catch((err: unknown) => { this.#o.log.warn({ err }, 'mcp: could not store the log level') })
   }
 
   /** The live session for a record, from the cache or rebuilt from the record. */

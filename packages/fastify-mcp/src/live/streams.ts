@@ -1,7 +1,7 @@
 import type { JSONRPCMessage } from '@modelcontextprotocol/server'
 import type { McpBus } from '../bus/types.js'
 import type { EventStore } from '../events/types.js'
-import type { SseConnection } from '../http/sse.js'
+import type { SseConnection } from './sse.js'
 import type { SessionStore } from '../session/types.js'
 import type { StreamHost } from './host.js'
 

@@ -18,7 +18,8 @@ import type { StreamHost } from '../live/host.js'
 import { InputRequiredSignal } from '../registry/input.js'
 import type { RequestBinding } from '../registry/context.js'
 import type { McpRegistry } from '../registry/registry.js'
-import type { InputOptions, McpCaller, McpContext } from '../registry/types.js'
+import type { InputOptions, McpContext } from '../registry/types.js'
+import { ownerKey, principalOf } from '../session/principal.js'
 import { InputRound, InputStates } from './input.js'
 import { Listeners } from './listen.js'
 import { endWithError, startOperation, telemetryEnabled, TRACED_IN_REGISTRY } from '../telemetry/mcp.js'
@@ -42,10 +43,6 @@ export interface ModernOptions {
   cacheScope: 'public' | 'private'
   maxSubscriptions: number
   states: InputStates
-}
-
-function principalKey (caller: McpCaller | null): string {
-  return caller === null ? '' : `${caller.issuer ?? ''}\0${caller.subject}\0${caller.clientId ?? ''}`
 }
 
 /** A 2026-07-28 call: no session; cancelled by closing the connection; input requests go through its round. */
@@ -306,5 +303,5 @@ function objectParam (params: Record<string, unknown>, name: string): Record<str
 
 /** What sealed input state is bound to: the caller, the method and its target. */
 function stateBinding (request: FastifyRequest, method: string, params: Record<string, unknown>): string {
-  return InputStates.binding(principalKey(request.mcpAuth), method, nameOf(method, params))
+  return InputStates.binding(ownerKey(principalOf(request.mcpAuth)), method, nameOf(method, params))
 }

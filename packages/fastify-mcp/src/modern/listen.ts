@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify'
 import type { Implementation, JSONRPCMessage, RequestId, SubscriptionFilter } from '@modelcontextprotocol/server'
-import { SseConnection } from '../http/sse.js'
+import { SseConnection } from '../live/sse.js'
 import { META } from './protocol.js'
 
 const LIST_CHANGED: Record<string, keyof SubscriptionFilter> = {

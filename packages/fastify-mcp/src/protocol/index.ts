@@ -17,10 +17,16 @@ export function logPasses (level: LoggingLevel, min: LoggingLevel | null): boole
   return min === null || (SEVERITY[level] ?? 0) >= (SEVERITY[min] ?? 0)
 }
 
-/** Whether a host name (as in a URL or a listen address) is a loopback one. */
+const LOOPBACK_V4 = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/
+
+/**
+ * Whether a host name (as in a URL, a `Host` header without its port, or a listen address) is a
+ * loopback one: `localhost`, `::1` (bracketed or not), or an IPv4 literal in 127.0.0.0/8 — never a
+ * DNS name that merely starts with `127.` (a rebinding page could use one).
+ */
 export function isLoopbackHost (host: string): boolean {
   const h = host.toLowerCase()
-  return h === 'localhost' || h === '::1' || h === '[::1]' || h.startsWith('127.')
+  return h === 'localhost' || h === '::1' || h === '[::1]' || LOOPBACK_V4.test(h)
 }
 
 /** Whether a socket address is a loopback one (an unknown address, as under `inject`, counts as loopback). */
