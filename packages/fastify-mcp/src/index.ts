@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { MemoryBus } from './bus/memory-bus.js'
-import { FST_MCP_UNAUTHORIZED, RPC } from './errors.js'
+import { FST_MCP_BODY_TOO_LARGE, FST_MCP_PARSE_ERROR, FST_MCP_UNAUTHORIZED, FST_MCP_UNSUPPORTED_MEDIA_TYPE, RPC, rpcCodeOf } from './errors.js'
 import { MemoryEventStore } from './events/memory-store.js'
 import { hostOriginGuard, loopbackOnlyGuard, servesLoopbackOnly } from './http/guards.js'
 import { jsonParser } from './http/json.js'
@@ -62,17 +62,6 @@ declare module 'fastify' {
   }
 }
 
-function rpcCodeOf (err: FastifyError): number {
-  switch (err.code) {
-    case 'FST_MCP_PARSE_ERROR': return RPC.PARSE_ERROR
-    case 'FST_MCP_INVALID_REQUEST': case 'FST_MCP_ALREADY_INITIALIZED': return RPC.INVALID_REQUEST
-    case 'FST_MCP_RATE_LIMITED': case 'FST_MCP_TOO_MANY_PRINCIPAL_SESSIONS': return RPC.RATE_LIMITED
-    case 'FST_MCP_SESSION_NOT_FOUND': return RPC.SESSION_NOT_FOUND
-    case 'FST_MCP_FORBIDDEN': return RPC.FORBIDDEN
-    case 'FST_MCP_UNAUTHORIZED': return RPC.UNAUTHORIZED
-    default: return (err as { rpcCode?: number }).rpcCode ?? RPC.SERVER_ERROR
-  }
-}
 
 
 
@@ -222,22 +211,13 @@ async function fastifyMcp (app: FastifyInstance, opts: FastifyMcpOptions): Promi
     child.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: options.bodyLimit }, jsonParser(options.maxJsonDepth))
     const onRefusal = opts.onRefusal ?? null
     child.setErrorHandler(function mcpErrorHandler (err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-      let status = err.statusCode ?? 500
+      // Fastify's own body errors are answered as the plugin's (same status, message and JSON-RPC code).
+      if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') err = new FST_MCP_UNSUPPORTED_MEDIA_TYPE()
+      else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') err = new FST_MCP_BODY_TOO_LARGE(options.bodyLimit)
+      else if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') err = new FST_MCP_PARSE_ERROR('empty body')
+      const status = err.statusCode ?? 500
       let message = err.message
       let code = rpcCodeOf(err)
-      if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-        status = 415
-        message = 'Unsupported Media Type: Content-Type must be application/json'
-      } else if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-        status = 413
-        message = `Payload Too Large: the body exceeds ${options.bodyLimit} bytes`
-      } else if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
-        status = 400
-        code = RPC.PARSE_ERROR
-        message = 'Parse error: empty body'
-      } else if (status === 429) {
-        code = RPC.RATE_LIMITED
-      }
       if (status >= 500 && status !== 503) {
         request.log.error({ err }, 'mcp: internal error')
         message = 'Internal error'
@@ -392,8 +372,7 @@ export type { EventStore, StoredEvent } from './events/types.js'
 export { MemoryEventStore } from './events/memory-store.js'
 export type { McpBus, BusMessage } from './bus/types.js'
 export { MemoryBus } from './bus/memory-bus.js'
-export { McpToolError, RPC } from './errors.js'
-export * from './errors.js'
+export { errorCodes, McpToolError, RPC } from './errors.js'
 export type { AuthOptions, TokenVerifier } from './auth/types.js'
 export { requireScopes, resourceMetadataUrl } from './auth/index.js'
 export { introspectionVerifier, jwtVerifier, defaultScopes, canonicalResource, type IntrospectionOptions } from './auth/verifiers.js'

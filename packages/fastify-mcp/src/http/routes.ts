@@ -294,7 +294,6 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
       }
       if (options.eras === 'modern') {
         throw rpcError(new FST_MCP_UNSUPPORTED_VERSION('this endpoint serves only 2026-07-28 (requests carry params._meta with the protocol version; there is no initialize)'), {
-          code: RPC.UNSUPPORTED_PROTOCOL_VERSION,
           id: (body as { id?: unknown } | null)?.id,
           data: { supported: MODERN_VERSIONS, requested: header(request, 'mcp-protocol-version') ?? (body as { params?: { protocolVersion?: unknown } } | null)?.params?.protocolVersion ?? '' }
         })
@@ -360,7 +359,7 @@ export function registerRoutes (app: FastifyInstance, deps: RouteDeps): void {
       if (kinds[i] !== 'request') continue
       const id = messages[i]?.id as RequestId
       if (live.transport.runs(id) || seen?.has(id) === true) {
-        throw rpcError(new FST_MCP_INVALID_REQUEST(`request id ${JSON.stringify(id)} is already in use in this session (the ids of a session's requests in flight must differ)`), { code: RPC.INVALID_REQUEST, id: null })
+        throw rpcError(new FST_MCP_INVALID_REQUEST(`request id ${JSON.stringify(id)} is already in use in this session (the ids of a session's requests in flight must differ)`), { id: null })
       }
       if (messages.length > 1) (seen ??= new Set()).add(id)
     }

@@ -130,7 +130,7 @@ export class ModernEndpoint {
     const envelope = readEnvelope(request, id, meta)
     const toolHeaders = m.method === 'tools/call' && typeof params.name === 'string' ? this.#o.registry.toolHeaders(params.name) : []
     checkHeaders(request, id, m.method, params, toolHeaders)
-    if (!this.#serves(m.method)) throw rpcError(new FST_MCP_METHOD_NOT_FOUND(m.method), { code: RPC.METHOD_NOT_FOUND, id })
+    if (!this.#serves(m.method)) throw rpcError(new FST_MCP_METHOD_NOT_FOUND(m.method), { id })
     if (m.method === 'subscriptions/listen') {
       this.#listen(request, reply, id, params)
       return
@@ -262,7 +262,7 @@ export class ModernEndpoint {
     const o = this.#o
     const asked = params.notifications
     if (!isSpecType.SubscriptionFilter(asked) || !isObject(asked)) {
-      throw rpcError(new FST_MCP_INVALID_PARAMS('subscriptions/listen needs "notifications", a subscription filter'), { code: RPC.INVALID_PARAMS, id })
+      throw rpcError(new FST_MCP_INVALID_PARAMS('subscriptions/listen needs "notifications", a subscription filter'), { id })
     }
     if (this.listeners.size >= o.maxSubscriptions) throw rpcError(new FST_MCP_UNAVAILABLE('the subscription limit is reached, retry later'), { code: RPC.SERVER_ERROR, id })
     const caps = o.registry.capabilities()

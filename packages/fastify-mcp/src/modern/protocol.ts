@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import type { ClientCapabilities, Implementation, LoggingLevel, RequestId } from '@modelcontextprotocol/server'
-import { FST_MCP_HEADER_MISMATCH, FST_MCP_INVALID_PARAMS, FST_MCP_UNSUPPORTED_VERSION, RPC, rpcError } from '../errors.js'
+import { FST_MCP_HEADER_MISMATCH, FST_MCP_INVALID_PARAMS, FST_MCP_UNSUPPORTED_VERSION, rpcError } from '../errors.js'
 import { isLogLevel } from '../protocol/index.js'
 import type { HeaderParam } from '../registry/definitions.js'
 
@@ -37,17 +37,17 @@ export function readEnvelope (request: FastifyRequest, id: RequestId, meta: Reco
   const version = meta[META.protocolVersion]
   if (typeof version !== 'string' || !MODERN_VERSIONS.includes(version)) {
     const requested = typeof version === 'string' ? version : String(version)
-    throw rpcError(new FST_MCP_UNSUPPORTED_VERSION(requested.slice(0, 64)), { code: RPC.UNSUPPORTED_PROTOCOL_VERSION, id, data: { supported: MODERN_VERSIONS, requested } })
+    throw rpcError(new FST_MCP_UNSUPPORTED_VERSION(requested.slice(0, 64)), { id, data: { supported: MODERN_VERSIONS, requested } })
   }
   const caps = meta[META.clientCapabilities]
-  if (!isObject(caps)) throw rpcError(new FST_MCP_INVALID_PARAMS(`_meta["${META.clientCapabilities}"] must be an object`), { code: RPC.INVALID_PARAMS, id })
+  if (!isObject(caps)) throw rpcError(new FST_MCP_INVALID_PARAMS(`_meta["${META.clientCapabilities}"] must be an object`), { id })
   const info = meta[META.clientInfo]
   if (info !== undefined && (!isObject(info) || typeof info.name !== 'string' || typeof info.version !== 'string')) {
-    throw rpcError(new FST_MCP_INVALID_PARAMS(`_meta["${META.clientInfo}"] must be { name, version }`), { code: RPC.INVALID_PARAMS, id })
+    throw rpcError(new FST_MCP_INVALID_PARAMS(`_meta["${META.clientInfo}"] must be { name, version }`), { id })
   }
   const level = meta[META.logLevel]
   if (level !== undefined && (typeof level !== 'string' || !isLogLevel(level))) {
-    throw rpcError(new FST_MCP_INVALID_PARAMS(`_meta["${META.logLevel}"] must be a logging level`), { code: RPC.INVALID_PARAMS, id })
+    throw rpcError(new FST_MCP_INVALID_PARAMS(`_meta["${META.logLevel}"] must be a logging level`), { id })
   }
   if (request.headers['mcp-protocol-version'] === undefined) {
     throw mismatch(id, 'the MCP-Protocol-Version header is required')
@@ -61,7 +61,7 @@ export function readEnvelope (request: FastifyRequest, id: RequestId, meta: Reco
 }
 
 export function mismatch (id: RequestId | undefined, message: string): Error {
-  return rpcError(new FST_MCP_HEADER_MISMATCH(message), { code: RPC.HEADER_MISMATCH, id })
+  return rpcError(new FST_MCP_HEADER_MISMATCH(message), { id })
 }
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
