@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
-import { buildApp, listen, openSession } from './helpers/http.js'
+import { request } from 'node:http'
+import { ACC, buildApp, listen, openSession, PV } from './helpers/http.js'
 import { until } from './helpers/wait.js'
 
 // Responses are routed by request id: a second request with the id of one still running in the
@@ -59,4 +60,21 @@ t.test('a batch (2025-03-26) with the same id twice is refused before anything r
   const ok = await post([call(1, 'echo', { text: 'a' }), call(2, 'echo', { text: 'b' })])
   t.equal(ok.status, 200)
   await ok.text()
+})
+
+t.test('repeated headers are combined, never read as their first value: a doubled Mcp-Session-Id finds no session, a doubled MCP-Protocol-Version is refused', async (t) => {
+  const app = await buildApp()
+  t.teardown(() => app.close())
+  const base = await listen(app)
+  const { sid } = await openSession(base)
+  const ping = JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'ping' })
+  // node:http sends an array value as separate header lines (fetch would join them into one).
+  const send = async (headers: Record<string, string | string[]>): Promise<number> => await new Promise((resolve, reject) => {
+    const req = request(base, { method: 'POST', headers: { accept: ACC, 'content-type': 'application/json', ...headers } }, (res) => { res.resume(); resolve(res.statusCode ?? 0) })
+    req.on('error', reject)
+    req.end(ping)
+  })
+  t.equal(await send({ 'mcp-session-id': sid, 'mcp-protocol-version': PV }), 200, 'one of each: served')
+  t.equal(await send({ 'mcp-session-id': [sid, sid], 'mcp-protocol-version': PV }), 404)
+  t.equal(await send({ 'mcp-session-id': sid, 'mcp-protocol-version': [PV, PV] }), 400)
 })

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { FST_MCP_AMBIGUOUS_HOST, FST_MCP_BAD_HOST, FST_MCP_BAD_ORIGIN, FST_MCP_BAD_PROTOCOL_VERSION, FST_MCP_NOT_ACCEPTABLE, FST_MCP_UNAUTHENTICATED_ENDPOINT } from '../errors.js'
-import { isLoopbackAddress, isLoopbackHost, SUPPORTED_VERSIONS } from '../protocol/index.js'
+import { headerOf, isLoopbackAddress, isLoopbackHost, SUPPORTED_VERSIONS } from '../protocol/index.js'
 
 function hostnameOf (host: string): string {
   if (host.startsWith('[')) {
@@ -89,8 +89,7 @@ export function requireAccept (request: FastifyRequest, types: string[]): void {
 
 /** Throws 400 when `MCP-Protocol-Version` is present and not a supported version. */
 export function checkProtocolVersion (request: FastifyRequest): void {
-  const v = request.headers['mcp-protocol-version']
-  if (v === undefined) return
-  const value = Array.isArray(v) ? v.join(',') : v
+  const value = headerOf(request.headers, 'mcp-protocol-version')
+  if (value === undefined) return
   if (!SUPPORTED_VERSIONS.includes(value)) throw new FST_MCP_BAD_PROTOCOL_VERSION(value.slice(0, 64), SUPPORTED_VERSIONS.join(', '))
 }

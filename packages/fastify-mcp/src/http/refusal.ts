@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyRequest } from 'fastify'
 import type { McpCaller } from '../registry/types.js'
+import { headerOf } from '../protocol/index.js'
 
 /** Why a request was refused (see {@link McpRefusal}). */
 export type McpRefusalReason =
@@ -50,8 +51,7 @@ export function reasonOf (err: FastifyError & { refusal?: McpRefusalReason, head
 }
 
 function header (request: FastifyRequest, name: string): string | undefined {
-  const v = request.headers[name]
-  return Array.isArray(v) ? v[0] : v
+  return headerOf(request.headers, name)
 }
 
 /** What the request names, from its parsed body (first message of a batch) or else its 2026 routing headers. */

@@ -32,6 +32,7 @@ import { checkProtocolVersion, requireAccept } from './guards.js'
 import type { RateCounter } from './rate.js'
 import { SseConnection } from '../live/sse.js'
 import { endWithError, endWithResponse, startOperation, telemetryEnabled, type TraceScope } from '../telemetry/mcp.js'
+import { headerOf } from '../protocol/index.js'
 
 type Msg = Record<string, unknown>
 
@@ -59,8 +60,7 @@ function classify (m: unknown): 'request' | 'notification' | 'response' {
 }
 
 function header (request: FastifyRequest, name: string): string | undefined {
-  const v = request.headers[name]
-  return Array.isArray(v) ? v[0] : v
+  return headerOf(request.headers, name)
 }
 
 export interface RouteDeps {

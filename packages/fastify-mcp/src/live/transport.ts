@@ -12,6 +12,7 @@ import type { McpRegistry } from '../registry/registry.js'
 import { endWithResponse, startOperation, TRACED_IN_REGISTRY, type OperationHandle } from '../telemetry/mcp.js'
 import type { Call } from './call.js'
 import type { Exchange, Responder } from './exchange.js'
+import { headerOf } from '../protocol/index.js'
 
 /** Where a transport sends what belongs to no in-flight request of its own. */
 export interface TransportHost {
@@ -30,8 +31,7 @@ const BINDING = 'fastifyMcpBinding'
 
 /** A stateless request's version: its `MCP-Protocol-Version` header. */
 function versionHeader (binding: RequestBinding): string | undefined {
-  const v = binding.request?.headers['mcp-protocol-version']
-  return typeof v === 'string' ? v : undefined
+  return binding.request === null ? undefined : headerOf(binding.request.headers, 'mcp-protocol-version')
 }
 
 /** Reads the binding a transport attached to a message (see {@link SessionTransport.receive}). */

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { ClientCapabilities, Implementation, LoggingLevel, RequestId } from '@modelcontextprotocol/server'
 import { FST_MCP_HEADER_MISMATCH, FST_MCP_INVALID_PARAMS, FST_MCP_UNSUPPORTED_VERSION, rpcError } from '../errors.js'
-import { isLogLevel } from '../protocol/index.js'
+import { headerOf, isLogLevel } from '../protocol/index.js'
 import type { HeaderParam } from '../registry/definitions.js'
 
 /** Revisions served statelessly, with per-request metadata (2026-07-28 and later). */
@@ -79,8 +79,7 @@ export function headerValue (raw: string): string | null {
 }
 
 function single (request: FastifyRequest, name: string): string | undefined {
-  const v = request.headers[name]
-  return Array.isArray(v) ? v.join(',') : v
+  return headerOf(request.headers, name)
 }
 
 /** The body field `Mcp-Name` mirrors, for the methods that have one. */

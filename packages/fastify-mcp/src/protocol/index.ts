@@ -17,6 +17,15 @@ export function logPasses (level: LoggingLevel, min: LoggingLevel | null): boole
   return min === null || (SEVERITY[level] ?? 0) >= (SEVERITY[min] ?? 0)
 }
 
+/**
+ * The one reader of request headers: a header sent more than once is combined with commas (RFC 9110
+ * §5.3), so a repeated `Mcp-Session-Id` or `MCP-Protocol-Version` never matches a single value.
+ */
+export function headerOf (headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name]
+  return Array.isArray(v) ? v.join(',') : v
+}
+
 const LOOPBACK_V4 = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/
 
 /**
