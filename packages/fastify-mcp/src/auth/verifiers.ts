@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, hash, type KeyObject } from 'node:crypto'
+import { createPublicKey, hash, type KeyObject } from 'node:crypto'
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -39,28 +39,40 @@ export function canonicalResource (value: string): string {
 }
 
 
-/** Bounded cache of verified tokens, keyed by their SHA-256, kept until expiry. */
+/**
+ * The one cache of verified tokens (the plugin's, and the introspection verifier's): keyed by their
+ * SHA-256, at most `max` entries (the oldest goes first), each kept until the token expires or, with
+ * `ttlMs`, until that much time has passed, whichever is first.
+ */
 export class TokenCache {
   readonly #max: number
-  readonly #map = new Map<string, McpCaller>()
-  constructor (max: number) { this.#max = max }
+  readonly #ttlMs: number
+  readonly #map = new Map<string, { caller: McpCaller, until: number }>()
+  constructor (max: number, ttlMs = Infinity) {
+    this.#max = max
+    this.#ttlMs = ttlMs
+  }
+
   key (token: string): string { return hash('sha256', token, 'base64url') }
+
   get (key: string): McpCaller | undefined {
     const hit = this.#map.get(key)
     if (hit === undefined) return undefined
-    if (hit.expiresAt !== null && hit.expiresAt * 1000 <= Date.now()) {
+    if (hit.until <= Date.now()) {
       this.#map.delete(key)
       return undefined
     }
-    return hit
+    return hit.caller
   }
+
   set (key: string, caller: McpCaller): void {
     if (this.#max <= 0) return
     if (this.#map.size >= this.#max) {
       const oldest = this.#map.keys().next().value
       if (oldest !== undefined) this.#map.delete(oldest)
     }
-    this.#map.set(key, caller)
+    const until = Math.min(Date.now() + this.#ttlMs, caller.expiresAt === null ? Infinity : caller.expiresAt * 1000)
+    this.#map.set(key, { caller, until })
   }
 }
 
@@ -201,15 +213,14 @@ export function introspectionVerifier (o: IntrospectionOptions): TokenVerifier {
   const url = new URL(o.url)
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) throw new FST_MCP_OPTIONS('introspection url must be https (http only on a loopback host)')
   const basic = Buffer.from(`${encodeURIComponent(o.clientId)}:${encodeURIComponent(o.clientSecret)}`).toString('base64')
-  const ttl = (o.cacheSeconds ?? 30) * 1000
-  const cache = new Map<string, { caller: McpCaller, until: number }>()
+  const cache = new TokenCache(10_000, (o.cacheSeconds ?? 30) * 1000)
   const scopes = o.scopes ?? defaultScopes
   const audience = o.audience === undefined ? null : canonicalResource(o.audience)
   return {
     async verify (token) {
-      const key = createHash('sha256').update(token).digest('base64url')
+      const key = cache.key(token)
       const hit = cache.get(key)
-      if (hit !== undefined && hit.until > Date.now()) return hit.caller
+      if (hit !== undefined) return hit
       let res: Response
       try {
         res = await fetch(url, {
@@ -232,9 +243,7 @@ export function introspectionVerifier (o: IntrospectionOptions): TokenVerifier {
       }
       const caller = callerFrom(body as JWTPayload, scopes)
       if (caller.clientId === null && typeof body.client_id === 'string') caller.clientId = body.client_id
-      const until = Math.min(Date.now() + ttl, typeof body.exp === 'number' ? body.exp * 1000 : Infinity)
-      if (cache.size >= 10_000) cache.delete(cache.keys().next().value as string)
-      cache.set(key, { caller, until })
+      cache.set(key, caller)
       return caller
     }
   }
