@@ -1,5 +1,6 @@
 import t from 'tap'
 import { AUDIENCE, INIT, authApp, headers, makeKeys, sign } from './helpers/auth.js'
+import { modernMeta } from './helpers/modern.js'
 
 const ISSUER = 'https://issuer.test'
 const V = '2026-07-28'
@@ -50,7 +51,7 @@ t.test('2025 session: completion functions get the caller; a template completes 
 
 t.test('2026-07-28: the same, per request', async (t) => {
   const { app, token } = await setup(t)
-  const meta = { 'io.modelcontextprotocol/protocolVersion': V, 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} }
+  const meta = modernMeta()
   const post = async (tok: string, body: Record<string, unknown>): Promise<{ result?: { completion: { values: string[] } }, error?: { code: number } }> => {
     const res = await app.inject({ method: 'POST', url: '/mcp', headers: headers(tok, { 'mcp-protocol-version': V, 'mcp-method': 'completion/complete' }), payload: body })
     return JSON.parse(res.body)

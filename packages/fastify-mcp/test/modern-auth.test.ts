@@ -3,6 +3,7 @@ import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from '@modelcontextprotocol/client'
 import { AUDIENCE, authApp, headers, makeKeys, sign, type Keys } from './helpers/auth.js'
+import { META_KEYS, modernMeta } from './helpers/modern.js'
 
 const ISSUER = 'https://issuer.test'
 const V = '2026-07-28'
@@ -26,8 +27,7 @@ async function setup (t: { teardown: (fn: () => unknown) => void }, extra = {}):
 function modern (token: string | null, id: number, method: string, params: Record<string, unknown> = {}, caps: Record<string, unknown> = {}): { headers: Record<string, string>, payload: string } {
   const h: Record<string, string> = { 'mcp-protocol-version': V, 'mcp-method': method }
   if (typeof params.name === 'string') h['mcp-name'] = params.name
-  const meta = { 'io.modelcontextprotocol/protocolVersion': V, 'io.modelcontextprotocol/clientCapabilities': caps }
-  return { headers: headers(token, h), payload: JSON.stringify({ jsonrpc: '2.0', id, method, params: { ...params, _meta: meta } }) }
+  return { headers: headers(token, h), payload: JSON.stringify({ jsonrpc: '2.0', id, method, params: { ...params, _meta: modernMeta({ [META_KEYS.clientCapabilities]: caps }) } }) }
 }
 
 t.test('2026-07-28: a forbidden tool named in Mcp-Name is refused with the step-up challenge before the body is read', async (t) => {

@@ -6,25 +6,14 @@ import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from
 import fastifyMcp, { type FastifyMcpOptions } from '../src/index.js'
 import { ACC, buildApp, initBody, parseSse } from './helpers/http.js'
 import { until } from './helpers/wait.js'
+import { modernMeta, modernRequest } from './helpers/modern.js'
 
 const V = '2026-07-28'
 // Parsed JSON-RPC replies are read field by field in assertions; each assertion checks the shape it reads.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any
-const META = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  'io.modelcontextprotocol/protocolVersion': V,
-  'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
-  'io.modelcontextprotocol/clientCapabilities': {},
-  ...extra
-})
-
-/** A 2026-07-28 request with the headers a conforming client derives from it. */
-function req (id: number, method: string, params: Record<string, unknown> = {}, meta: Record<string, unknown> = {}): { body: Record<string, unknown>, headers: Record<string, string> } {
-  const headers: Record<string, string> = { accept: ACC, 'content-type': 'application/json', 'mcp-protocol-version': V, 'mcp-method': method }
-  const name = method === 'resources/read' ? params.uri : (method === 'tools/call' || method === 'prompts/get') ? params.name : undefined
-  if (typeof name === 'string') headers['mcp-name'] = name
-  return { body: { jsonrpc: '2.0', id, method, params: { ...params, _meta: META(meta) } }, headers }
-}
+const META = modernMeta
+const req = modernRequest
 
 async function post (app: FastifyInstance, r: { body: unknown, headers: Record<string, string> }, headers: Record<string, string | undefined> = {}): Promise<{ status: number, json: Json, headers: Record<string, unknown>, body: string }> {
   const h: Record<string, string> = { ...r.headers }

@@ -2,6 +2,7 @@ import t from 'tap'
 import { ACC, PV, initBody, messages, openSession, readSse } from './helpers/http.js'
 import { PrivateRedis, freePort, instance, prefix, redisSkip, type Instance } from './helpers/redis.js'
 import { until } from './helpers/wait.js'
+import { META_KEYS, modernRequest } from './helpers/modern.js'
 
 const skip = await redisSkip()
 
@@ -184,13 +185,10 @@ t.test('Redis down: fast 503 with a JSON-RPC error, readiness false, recovery wi
 t.test('2026-07-28 on three instances: an input round continues on another instance; a listener on C hears a change made on A, once', { skip }, async (t) => {
   const secret = 'a shared secret of at least thirty-two bytes'
   const [a, b, c] = await cluster(t, 3, { modern: { requestStateSecret: secret } }) as [Instance, Instance, Instance]
-  const V = '2026-07-28'
-  const modern = async (url: string, id: number, method: string, params: Record<string, unknown>, signal?: AbortSignal): Promise<Response> => await fetch(url, {
-    method: 'POST',
-    signal,
-    headers: { accept: ACC, 'content-type': 'application/json', 'mcp-protocol-version': V, 'mcp-method': method, ...(typeof params.name === 'string' ? { 'mcp-name': params.name } : {}) },
-    body: JSON.stringify({ jsonrpc: '2.0', id, method, params: { ...params, _meta: { 'io.modelcontextprotocol/protocolVersion': V, 'io.modelcontextprotocol/clientCapabilities': { elicitation: {} } } } })
-  })
+  const modern = async (url: string, id: number, method: string, params: Record<string, unknown>, signal?: AbortSignal): Promise<Response> => {
+    const r = modernRequest(id, method, params, { [META_KEYS.clientCapabilities]: { elicitation: {} } })
+    return await fetch(url, { method: 'POST', signal, headers: r.headers, body: JSON.stringify(r.body) })
+  }
   const first = await (await modern(a.url, 1, 'tools/call', { name: 'ask', arguments: {} })).json() as { result: { resultType: string, requestState: string, inputRequests: Record<string, unknown> } }
   t.equal(first.result.resultType, 'input_required', 'A asks for input')
   const key = Object.keys(first.result.inputRequests)[0] as string

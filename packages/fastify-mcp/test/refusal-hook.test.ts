@@ -4,6 +4,7 @@ import type { McpRefusal } from '../src/index.js'
 import { ACC, PV, buildApp, initBody } from './helpers/http.js'
 import { bearer, testAuth } from './helpers/auth-stub.js'
 import { until } from './helpers/wait.js'
+import { modernMeta } from './helpers/modern.js'
 
 const H = { accept: ACC, 'content-type': 'application/json', host: '127.0.0.1' }
 
@@ -62,10 +63,10 @@ t.test('insufficient scope, rate limit, session cap, the 2026 era and invalid to
   const second = await app.inject({ method: 'POST', url: '/mcp', headers: { ...H, ...bearer('alice') }, payload: initBody() })
   t.equal(second.statusCode, 429)
   t.match(seen.at(-1), { status: 429, reason: 'too_many_sessions', method: 'initialize' })
-  const modern = await app.inject({ method: 'POST', url: '/mcp', headers: { ...H, ...bearer('alice'), 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' }, payload: { jsonrpc: '2.0', id: 6, method: 'tools/call', params: { name: 'echo', arguments: { text: 'a' }, _meta: { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} } } } })
+  const modern = await app.inject({ method: 'POST', url: '/mcp', headers: { ...H, ...bearer('alice'), 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' }, payload: { jsonrpc: '2.0', id: 6, method: 'tools/call', params: { name: 'echo', arguments: { text: 'a' }, _meta: modernMeta() } } })
   t.equal(modern.statusCode, 400)
   t.match(seen.at(-1), { status: 400, reason: 'invalid_request', protocolVersion: '2026-07-28' })
-  const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} }
+  const meta = modernMeta()
   const modernBad = await app.inject({ method: 'POST', url: '/mcp', headers: { ...H, ...bearer('erin'), 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'echo' }, payload: { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'echo', arguments: { text: 7 }, _meta: meta } } })
   t.equal(modernBad.statusCode, 200)
   t.match(JSON.parse(modernBad.body), { result: { isError: true } })

@@ -3,11 +3,11 @@ import type { FastifyInstance } from 'fastify'
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport as TransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js'
-import { ACC, buildApp, listen } from './helpers/http.js'
+import { buildApp, listen } from './helpers/http.js'
 import { until } from './helpers/wait.js'
 import { instance, prefix, redisSkip } from './helpers/redis.js'
+import { modernRequest } from './helpers/modern.js'
 
-const V = '2026-07-28'
 const skip = await redisSkip()
 
 /** `item://{id}` may be watched, `plain://{id}` may not. */
@@ -35,17 +35,9 @@ async function watcher (url: string): Promise<{ client: ClientV1, heard: string[
 
 /** Opens a 2026-07-28 `subscriptions/listen` stream and reads its messages one by one. */
 async function listenStream (url: string, id: number, resourceSubscriptions: string[]): Promise<{ next: () => Promise<Record<string, unknown> | null>, close: () => void }> {
-  const body = {
-    jsonrpc: '2.0',
-    id,
-    method: 'subscriptions/listen',
-    params: {
-      notifications: { resourceSubscriptions },
-      _meta: { 'io.modelcontextprotocol/protocolVersion': V, 'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} }
-    }
-  }
+  const r = modernRequest(id, 'subscriptions/listen', { notifications: { resourceSubscriptions } })
   const ac = new AbortController()
-  const res = await fetch(url, { method: 'POST', headers: { accept: ACC, 'content-type': 'application/json', 'mcp-protocol-version': V, 'mcp-method': 'subscriptions/listen' }, body: JSON.stringify(body), signal: ac.signal })
+  const res = await fetch(url, { method: 'POST', headers: r.headers, body: JSON.stringify(r.body), signal: ac.signal })
   const reader = (res.body as ReadableStream<Uint8Array>).getReader()
   const decoder = new TextDecoder()
   let buffered = ''
