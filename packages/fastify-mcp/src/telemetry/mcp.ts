@@ -44,7 +44,7 @@ export function resetTelemetryCache (): void {
 }
 
 function lookUpProviders (): boolean {
-  const delegate = (trace.getTracerProvider() as ProxyTracerProvider).getDelegate?.() ?? trace.getTracerProvider()
+  const delegate = (trace.getTracerProvider() as ProxyTracerProvider).getDelegate()
   if (delegate !== cachedTracerDelegate) {
     cachedTracerDelegate = delegate
     tracer = delegate === NOOP_TRACER_PROVIDER ? null : trace.getTracer(SCOPE)
