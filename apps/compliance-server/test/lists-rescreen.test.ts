@@ -89,3 +89,36 @@ t.test('a re-screening that fails (records store down) is retried until it succe
   t.same(alerts.map((a) => [a.subject.customerRef, a.hits[0]?.id, a.versionId]), [['c-1', 'KPi.999', m.current().id]], 'once, naming the version that caused it')
   await m.close()
 })
+
+t.test('with baselines: a re-screening cut short is done at the next start, from the list last re-screened', async (t) => {
+  const { un, path, m } = await unList()
+  const saved = new Map<string, { fingerprint: string, entries: SanctionsEntry[] }>()
+  const baselines = {
+    load: async (id: string) => saved.get(id) ?? null,
+    save: async (id: string, fingerprint: string, entries: readonly SanctionsEntry[]) => { saved.set(id, { fingerprint, entries: [...entries] }) }
+  }
+  const subjects = async (): Promise<RescreenSubject[]> => [{ customerRef: 'c-1', subject: { name: 'Zebediah Quortleby' } }]
+  let checked = 0
+  const first = startRescreening(m, { subjects, buildIndex: buildScreeningIndex, threshold: DEFAULT_THRESHOLD, openAlert: async () => { throw new Error('the process dies here') }, baselines, onStartChecked: () => { checked++ }, retryMs: 3_600_000 })
+  t.ok(await until(() => checked === 1), 'the first start checked its source')
+  t.equal(saved.size, 1, 'no baseline yet: the list as loaded becomes one, nothing is re-screened')
+  const baseline = saved.get('un')?.fingerprint
+  await writeFile(path, un.replace('<INDIVIDUALS>', '<INDIVIDUALS><INDIVIDUAL><DATAID>1</DATAID><FIRST_NAME>ZEBEDIAH</FIRST_NAME><SECOND_NAME>QUORTLEBY</SECOND_NAME><UN_LIST_TYPE>DPRK</UN_LIST_TYPE><REFERENCE_NUMBER>KPi.999</REFERENCE_NUMBER></INDIVIDUAL>'))
+  await m.refresh()
+  t.equal(saved.get('un')?.fingerprint, baseline, 'the re-screening failed: the baseline did not move')
+  first()
+  await m.close()
+
+  // "Restarted": a new manager on the changed file, the same baselines.
+  const again = new ListManager({ sources: [{ id: 'un', format: 'auto', path }], buildIndex: buildScreeningIndex, refreshIntervalMs: 0 })
+  await again.start()
+  const alerts: Array<NewHits<ScreeningHit>> = []
+  const resumed: Array<{ added: number, changed: number }> = []
+  const second = startRescreening(again, { subjects, buildIndex: buildScreeningIndex, threshold: DEFAULT_THRESHOLD, openAlert: async (h) => { alerts.push(h) }, baselines, onResume: (_id, d) => { resumed.push(d) }, onStartChecked: () => { checked++ } })
+  t.teardown(second)
+  t.ok(await until(() => checked === 2))
+  t.same(resumed, [{ added: 1, changed: 0 }])
+  t.same(alerts.map((a) => [a.subject.customerRef, a.hits[0]?.id, a.versionId]), [['c-1', 'KPi.999', again.current().id]])
+  t.not(saved.get('un')?.fingerprint, baseline, 'done: the baseline moved to the list re-screened')
+  await again.close()
+})

@@ -135,6 +135,19 @@ export class ListManager<I> {
     return this.#current
   }
 
+  /** The ids of the configured sources. */
+  sourceIds (): string[] { return this.#states.map((s) => s.config.id) }
+
+  /**
+   * What a source serves now: its entries and a fingerprint of its files (the SHA-256 of each dataset);
+   * null when it has not loaded.
+   */
+  sourceSnapshot (sourceId: string): { fingerprint: string, entries: SanctionsEntry[] } | null {
+    const s = this.#states.find((x) => x.config.id === sourceId)
+    if (s === undefined || s.results === null) return null
+    return { fingerprint: sha256(s.datasets.map((d) => `${d.source}:${d.sha256}`).join('\n')), entries: s.results.flatMap((r) => r.entries) }
+  }
+
   /** Subscribes to list changes (entries added, changed or removed in a source); returns the unsubscribe function. */
   onListChange (listener: (c: ListChange) => void | Promise<void>): () => void {
     this.#listeners.add(listener)

@@ -1,4 +1,5 @@
 import type { SanctionsEntry } from '../domain/types.js'
+import { diffEntriesSliced } from './delta.js'
 import type { ListChange, ListManager } from './manager.js'
 
 /** The fields of a `screen_sanctions` subject: what a re-screening sends to the index. */
@@ -71,10 +72,23 @@ export async function rescreenChange<H extends { source: string, id: string, sco
 }
 
 /**
+ * Where the list each source was last re-screened against is kept (the records store): with it, a
+ * change is re-screened from that list, whenever it is found — at a refresh, or at start when the
+ * list changed while the service was down or a re-screening had not finished.
+ */
+export interface RescreenBaselines {
+  load: (sourceId: string) => Promise<{ fingerprint: string, entries: SanctionsEntry[] } | null>
+  save: (sourceId: string, fingerprint: string, entries: readonly SanctionsEntry[]) => Promise<void>
+}
+
+/**
  * Re-screens on every list change: `subjects` is read afresh each time (the watchlist and the subjects
  * of the stored alerts), and each subject's new hits go to `openAlert`. A change whose re-screening
  * fails (the records store unreachable) is kept and tried again, `retryMs` doubling up to a minute,
- * until it succeeds: `openAlert` must be idempotent. Returns the function that stops it.
+ * until it succeeds: `openAlert` must be idempotent. With `baselines`, the delta is taken against
+ * the stored baseline of the source (saved once its re-screening succeeded), and every source is
+ * checked at once on start; a source without a baseline gets one, without re-screening. Returns the
+ * function that stops it.
  */
 export function startRescreening<I, H extends { source: string, id: string, score: number }> (
   lists: ListManager<I>,
@@ -84,21 +98,49 @@ export function startRescreening<I, H extends { source: string, id: string, scor
     threshold: number
     openAlert: (hits: NewHits<H>) => Promise<void>
     onError?: (err: unknown, change: ListChange) => void
+    /** Told when a start found a change made while the service was down, or an unfinished one. */
+    onResume?: (sourceId: string, delta: { added: number, changed: number }) => void
+    /** Told once every source was checked against its baseline at start (whether or not that succeeded). */
+    onStartChecked?: () => void
     retryMs?: number
+    baselines?: RescreenBaselines
   }
 ): () => void {
   const pending: ListChange[] = []
   const first = o.retryMs ?? 5_000
   let delay = first
   let timer: NodeJS.Timeout | null = null
-  const run = async (change: ListChange): Promise<boolean> => {
-    try {
-      for (const found of await rescreenChange(change, await o.subjects(), o.buildIndex, o.threshold)) await o.openAlert(found)
-      return true
-    } catch (err) {
-      o.onError?.(err, change)
-      return false
+  const screenDelta = async (change: ListChange): Promise<void> => {
+    for (const found of await rescreenChange(change, await o.subjects(), o.buildIndex, o.threshold)) await o.openAlert(found)
+  }
+  /** Re-screens one source from its baseline to what it serves now, then moves the baseline. */
+  const fromBaseline = async (change: ListChange, baselines: RescreenBaselines, resumed: boolean): Promise<void> => {
+    const now = lists.sourceSnapshot(change.sourceId)
+    if (now === null) return
+    const before = await baselines.load(change.sourceId)
+    if (before?.fingerprint === now.fingerprint) return
+    if (before !== null) {
+      const delta = await diffEntriesSliced(before.entries, now.entries)
+      if (resumed) o.onResume?.(change.sourceId, { added: delta.added.length, changed: delta.changed.length })
+      await screenDelta({ ...change, ...delta, versionId: lists.current().id })
     }
+    await baselines.save(change.sourceId, now.fingerprint, now.entries)
+  }
+  // One re-screening at a time: a start-up check and a refresh of the same source never overlap.
+  let queue: Promise<unknown> = Promise.resolve()
+  const run = async (change: ListChange, resumed = false): Promise<boolean> => {
+    const turn = queue.then(async () => {
+      try {
+        if (o.baselines === undefined) await screenDelta(change)
+        else await fromBaseline(change, o.baselines, resumed)
+        return true
+      } catch (err) {
+        o.onError?.(err, change)
+        return false
+      }
+    })
+    queue = turn
+    return await turn
   }
   const schedule = (): void => {
     if (pending.length === 0 || timer !== null) return
@@ -115,5 +157,15 @@ export function startRescreening<I, H extends { source: string, id: string, scor
   const off = lists.onListChange(async (change) => {
     if (!await run(change)) { pending.push(change); schedule() }
   })
+  if (o.baselines !== undefined) {
+    // At start: every source against its baseline (a change made while the service was down, or one
+    // whose re-screening had not finished, is re-screened now).
+    const versionId = lists.current().id
+    const checks = lists.sourceIds().map(async (sourceId) => {
+      const change: ListChange = { sourceId, previous: [], current: [], versionId, added: [], changed: [], changedBefore: [], removed: [] }
+      if (!await run(change, true)) { pending.push(change); schedule() }
+    })
+    void Promise.all(checks).then(() => { o.onStartChecked?.() })
+  }
   return () => { off(); if (timer !== null) clearTimeout(timer) }
 }

@@ -13,6 +13,7 @@ export interface Tables {
   oauth_keys: { kid: string, state: string, jwk: string, created_at: Date | string }
   login_failures: { key: string, failures: number, window_until: Date | string }
   watchlist: { customer_ref: string, subject: string, watched_by: string, watched_at: Date | string }
+  rescreen_baselines: { source_id: string, fingerprint: string, entries: string, updated_at: Date | string }
   oidc_state: { model: string, id: string, payload: string, uid: string | null, user_code: string | null, grant_id: string | null, expires_at: Date | string | null }
 }
 
@@ -129,6 +130,18 @@ const MIGRATIONS: Record<string, Migration> = {
         .addColumn('key', 'text', (c) => c.primaryKey())
         .addColumn('failures', 'integer', (c) => c.notNull())
         .addColumn('window_until', 'timestamptz', (c) => c.notNull())
+        .execute()
+    }
+  },
+  '0004_rescreen_baselines': {
+    async up (db: Kysely<Tables>) {
+      // Per source, the list the watchlist and the alerts' subjects were last re-screened against: a
+      // change is re-screened from it whenever it is found (at a refresh, or at start after a restart).
+      await db.schema.createTable('rescreen_baselines')
+        .addColumn('source_id', 'text', (c) => c.primaryKey())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('entries', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull())
         .execute()
     }
   }

@@ -10,6 +10,7 @@ import {
   RecordsError, RecordsUnavailableError,
   type Alert, type AlertInput, type AlertState, type AlertSummary, type CallerInfo, type CaseFile, type Decision, type DecisionKind, type Note, type StoredHit, type WatchedCustomer
 } from './types.js'
+import type { SanctionsEntry } from '../domain/types.js'
 
 export interface RecordsOptions {
   /** PostgreSQL when set; the embedded engine in `dataDir` otherwise. */
@@ -273,6 +274,21 @@ export class RecordsStore {
   async alertSubjects (): Promise<Array<{ alertId: string, subject: Record<string, unknown> }>> {
     const rows = await this.#engine.db.selectFrom('alerts').select(['alert_id', 'subject']).orderBy('opened_at').orderBy('alert_id').execute()
     return rows.map((r) => ({ alertId: r.alert_id, subject: JSON.parse(r.subject) as Record<string, unknown> }))
+  }
+
+  // ---- re-screening baselines ----
+
+  /** The list a source was last fully re-screened against (see `startRescreening`), or null before the first. */
+  async rescreenBaseline (sourceId: string): Promise<{ fingerprint: string, entries: SanctionsEntry[] } | null> {
+    const r = await this.#engine.db.selectFrom('rescreen_baselines').select(['fingerprint', 'entries']).where('source_id', '=', sourceId).executeTakeFirst()
+    return r === undefined ? null : { fingerprint: r.fingerprint, entries: JSON.parse(r.entries) as SanctionsEntry[] }
+  }
+
+  /** Records that a source's list, as `fingerprint`, has been re-screened (every instance then skips it). */
+  async saveRescreenBaseline (sourceId: string, fingerprint: string, entries: readonly SanctionsEntry[]): Promise<void> {
+    const row = { source_id: sourceId, fingerprint, entries: JSON.stringify(entries), updated_at: new Date().toISOString() }
+    await this.#engine.db.insertInto('rescreen_baselines').values(row)
+      .onConflict((c) => c.column('source_id').doUpdateSet({ fingerprint: row.fingerprint, entries: row.entries, updated_at: row.updated_at })).execute()
   }
 
   // ---- the watchlist ----

@@ -89,3 +89,40 @@ t.test('watch_subject / unwatch_subject, and a list change raising exactly the n
   t.match(records.filter((r) => r.tool === 'watch_subject' && r.outcome === 'ok'), [{ caller: { subject: 'alice' }, effects: { customerRef: 'CUST-7', watching: true, replaced: false } }, { effects: { replaced: true } }, { effects: { customerRef: 'CUST-8' } }])
   t.match(records.filter((r) => r.tool === 'unwatch_subject'), [{ outcome: 'error' }, { outcome: 'ok', effects: { customerRef: 'CUST-7', watching: false } }])
 })
+
+t.test('a list change made while the service was down is re-screened at the next start, once', async (t) => {
+  const dir = await tempDir(t)
+  const listFile = join(dir, 'un.xml')
+  await writeFile(listFile, UN)
+  // The embedded records store in DATA_DIR: the baseline survives the restart like every record.
+  const env = { DATA_DIR: dir, SANCTIONS_SOURCES: JSON.stringify([{ id: 'un', format: 'auto', path: listFile }]), SANCTIONS_REFRESH_INTERVAL: '0' }
+  const first = await startInstance(t, env)
+  const alice = new RpcSession(first.url, await token('alice', [...ALL_SCOPES]))
+  await alice.open()
+  await alice.call('watch_subject', { customerRef: 'CUST-1', name: 'Zebediah Quortleby', type: 'individual' })
+  first.child.kill('SIGTERM')
+  t.equal(await first.exited, 0)
+
+  // While it is down, Zebediah is designated.
+  await writeFile(listFile, withEntries(individual('KPi.999', 'ZEBEDIAH', 'QUORTLEBY')))
+  const second = await startInstance(t, env)
+  t.ok(await until(() => second.stdout().includes('re-screening baselines checked at start'), 20_000, 50))
+  t.ok(second.stdout().includes('is re-screened now'), 'the start found the change not yet re-screened')
+  const bob = new RpcSession(second.url, await token('bob', [...ALL_SCOPES]))
+  await bob.open()
+  const queue = async (): Promise<AlertRow[]> => (await bob.call('list_alerts', { limit: 50 })).alerts as AlertRow[]
+  t.ok(await until(async () => (await queue()).length > 0, 20_000, 100), 'the re-screening raised the alert')
+  t.match(await queue(), [{ subject: { customerRef: 'CUST-1' }, bestHit: { source: 'UN', id: 'KPi.999' } }])
+  second.child.kill('SIGTERM')
+  t.equal(await second.exited, 0)
+
+  // Started again on the same list: the baseline moved, nothing is re-screened or raised twice.
+  const third = await startInstance(t, env)
+  t.ok(await until(() => third.stdout().includes('re-screening baselines checked at start'), 20_000, 50))
+  const carol = new RpcSession(third.url, await token('carol', [...ALL_SCOPES]))
+  await carol.open()
+  t.equal(((await carol.call('list_alerts', { limit: 50 })).alerts as unknown[]).length, 1)
+  t.notOk(third.stdout().includes('is re-screened now'), 'no change left to re-screen')
+  third.child.kill('SIGTERM')
+  t.equal(await third.exited, 0)
+})
