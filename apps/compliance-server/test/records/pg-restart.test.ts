@@ -71,7 +71,8 @@ t.test('PostgreSQL restart during load: clear errors, /ready 503, then full serv
       } catch (err) {
         const m = (err as Error).message
         errors.set(m, (errors.get(m) ?? 0) + 1)
-        await new Promise((resolve) => setTimeout(resolve, 20))
+        // A client that was refused retries once the service says it is ready again (bounded).
+        await until(async () => !running || await ready() === 200, 20_000, 20)
       }
     }
   })

@@ -49,7 +49,8 @@ export async function buildApp (opts: Partial<FastifyMcpOptions> = {}): Promise<
     description: 'Closes its SSE connection mid-call, then answers',
     handler: async (_args, ctx) => {
       ctx.closeStream()
-      await new Promise((resolve) => setTimeout(resolve, 150))
+      // The rest is sent after the connection closed (a later turn of the event loop): it is stored for the resumed stream.
+      await new Promise((resolve) => setImmediate(resolve))
       await ctx.progress(1, 2)
       return { content: [{ type: 'text', text: 'polled' }] }
     }

@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify'
 import { createRedisBackend, type RedisBackend } from '../../src/redis/index.js'
 import type { FastifyMcpOptions } from '../../src/index.js'
 import { buildApp, listen } from './http.js'
+import { until } from './wait.js'
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 
@@ -65,11 +66,7 @@ export class PrivateRedis {
 
   async start (): Promise<void> {
     this.#proc = spawn(PrivateRedis.binary, ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir], { stdio: 'ignore' })
-    for (let i = 0; i < 100; i++) {
-      if (await redisSkip(this.url).catch(() => 'down') === false) return
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-    throw new Error('private redis-server did not start')
+    if (!await until(async () => await redisSkip(this.url).catch(() => 'down') === false, 100, 50)) throw new Error('private redis-server did not start')
   }
 
   async stop (): Promise<void> {
