@@ -22,6 +22,9 @@ let tracer: Tracer | null = null
 let duration: Histogram | null = null
 let sessionDuration: Histogram | null = null
 
+/** Seconds: the buckets the MCP conventions advise for `mcp.server.*.duration`. */
+const DURATION_BUCKETS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300]
+
 let enabled = false
 let checkAfter = 0
 
@@ -53,21 +56,12 @@ function lookUpProviders (): boolean {
   if (meterProvider !== cachedMeterProvider) {
     cachedMeterProvider = meterProvider
     const meter = meterProvider.getMeter(SCOPE)
-    const noop = meter instanceof NOOP_METER
-    duration = noop
+    // The conventions give both MCP durations the same unit and buckets.
+    const histogram = (name: string, description: string): Histogram | null => meter instanceof NOOP_METER
       ? null
-      : meter.createHistogram('mcp.server.operation.duration', {
-        unit: 's',
-        description: 'MCP request duration as observed on the receiver from the time it was received until the result or ack is sent.',
-        advice: { explicitBucketBoundaries: [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300] }
-      })
-    sessionDuration = noop
-      ? null
-      : meter.createHistogram('mcp.server.session.duration', {
-        unit: 's',
-        description: 'The duration of the MCP session as observed on the MCP server.',
-        advice: { explicitBucketBoundaries: [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300] }
-      })
+      : meter.createHistogram(name, { unit: 's', description, advice: { explicitBucketBoundaries: DURATION_BUCKETS } })
+    duration = histogram('mcp.server.operation.duration', 'MCP request duration as observed on the receiver from the time it was received until the result or ack is sent.')
+    sessionDuration = histogram('mcp.server.session.duration', 'The duration of the MCP session as observed on the MCP server.')
   }
   return tracer !== null || duration !== null
 }
