@@ -70,7 +70,7 @@ export function startServiceRescreening (lists: ListManager<ServingIndex>, recor
     buildIndex: buildScreeningIndex,
     threshold: DEFAULT_THRESHOLD,
     openAlert: async (found) => { await openRescreenAlert(lists, records, found, log) },
-    baselines: { load: async (id) => await records.rescreenBaseline(id), save: async (id, fingerprint, entries) => { await records.saveRescreenBaseline(id, fingerprint, entries) } },
+    baselines: { fingerprint: async (id) => await records.rescreenBaselineFingerprint(id), load: async (id) => await records.rescreenBaseline(id), save: async (id, fingerprint, entries) => { await records.saveRescreenBaseline(id, fingerprint, entries) } },
     onStartChecked: () => { log?.info({}, 're-screening baselines checked at start') },
     onResume: (sourceId, delta) => { log?.info({ sourceId, ...delta }, 'a list change not yet re-screened (made while the service was down, or unfinished) is re-screened now') },
     onError: (err, change) => { log?.error({ err: (err as Error).message, sourceId: change.sourceId, versionId: change.versionId }, 're-screening after a list change failed (records store unreachable?); it is retried until it succeeds') }

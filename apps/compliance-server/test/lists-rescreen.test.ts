@@ -94,6 +94,7 @@ t.test('with baselines: a re-screening cut short is done at the next start, from
   const { un, path, m } = await unList()
   const saved = new Map<string, { fingerprint: string, entries: SanctionsEntry[] }>()
   const baselines = {
+    fingerprint: async (id: string) => saved.get(id)?.fingerprint ?? null,
     load: async (id: string) => saved.get(id) ?? null,
     save: async (id: string, fingerprint: string, entries: readonly SanctionsEntry[]) => { saved.set(id, { fingerprint, entries: [...entries] }) }
   }

@@ -145,7 +145,7 @@ export class ListManager<I> {
   sourceSnapshot (sourceId: string): { fingerprint: string, entries: SanctionsEntry[] } | null {
     const s = this.#states.find((x) => x.config.id === sourceId)
     if (s === undefined || s.results === null) return null
-    return { fingerprint: sha256(s.datasets.map((d) => `${d.source}:${d.sha256}`).join('\n')), entries: s.results.flatMap((r) => r.entries) }
+    return { fingerprint: datasetsFingerprint(s.datasets), entries: s.results.flatMap((r) => r.entries) }
   }
 
   /** Subscribes to list changes (entries added, changed or removed in a source); returns the unsubscribe function. */
@@ -276,6 +276,11 @@ export class ListManager<I> {
     this.#timer = null
     await this.#o.coordinator?.close()
   }
+}
+
+/** One source's list as a fingerprint: the SHA-256 of each of its datasets. */
+export function datasetsFingerprint (datasets: readonly DatasetInfo[]): string {
+  return sha256(datasets.map((d) => `${d.source}:${d.sha256}`).join('\n'))
 }
 
 function datasetOf (src: SourceConfig, r: ReadResult, files: ListFile[], fetchedAt: string, note: string | undefined): DatasetInfo {

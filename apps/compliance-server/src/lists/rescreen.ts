@@ -1,6 +1,6 @@
 import type { SanctionsEntry } from '../domain/types.js'
 import { diffEntriesSliced } from './delta.js'
-import type { ListChange, ListManager } from './manager.js'
+import { datasetsFingerprint, type ListChange, type ListManager } from './manager.js'
 
 /** The fields of a `screen_sanctions` subject: what a re-screening sends to the index. */
 export interface SubjectQuery {
@@ -77,6 +77,8 @@ export async function rescreenChange<H extends { source: string, id: string, sco
  * list changed while the service was down or a re-screening had not finished.
  */
 export interface RescreenBaselines {
+  /** The fingerprint of the baseline alone (cheap: no entries read). */
+  fingerprint: (sourceId: string) => Promise<string | null>
   load: (sourceId: string) => Promise<{ fingerprint: string, entries: SanctionsEntry[] } | null>
   save: (sourceId: string, fingerprint: string, entries: readonly SanctionsEntry[]) => Promise<void>
 }
@@ -117,10 +119,15 @@ export function startRescreening<I, H extends { source: string, id: string, scor
   const fromBaseline = async (change: ListChange, baselines: RescreenBaselines, resumed: boolean): Promise<void> => {
     const now = lists.sourceSnapshot(change.sourceId)
     if (now === null) return
-    const before = await baselines.load(change.sourceId)
-    if (before?.fingerprint === now.fingerprint) return
-    if (before !== null) {
-      const delta = await diffEntriesSliced(before.entries, now.entries)
+    const baseline = await baselines.fingerprint(change.sourceId)
+    if (baseline === now.fingerprint) return
+    if (!resumed && baseline === datasetsFingerprint(change.previous) && now.fingerprint === datasetsFingerprint(change.current)) {
+      // The usual refresh: the baseline is the version this change replaced and the source still serves
+      // its result, so the change's own delta is the one (no baseline entries read, no second diff).
+      await screenDelta(change)
+    } else if (baseline !== null) {
+      const before = await baselines.load(change.sourceId)
+      const delta = await diffEntriesSliced(before?.entries ?? [], now.entries)
       if (resumed) o.onResume?.(change.sourceId, { added: delta.added.length, changed: delta.changed.length })
       await screenDelta({ ...change, ...delta, versionId: lists.current().id })
     }

@@ -278,6 +278,12 @@ export class RecordsStore {
 
   // ---- re-screening baselines ----
 
+  /** The fingerprint of a source's baseline (see {@link rescreenBaseline}), without its entries. */
+  async rescreenBaselineFingerprint (sourceId: string): Promise<string | null> {
+    const r = await this.#engine.db.selectFrom('rescreen_baselines').select('fingerprint').where('source_id', '=', sourceId).executeTakeFirst()
+    return r?.fingerprint ?? null
+  }
+
   /** The list a source was last fully re-screened against (see `startRescreening`), or null before the first. */
   async rescreenBaseline (sourceId: string): Promise<{ fingerprint: string, entries: SanctionsEntry[] } | null> {
     const r = await this.#engine.db.selectFrom('rescreen_baselines').select(['fingerprint', 'entries']).where('source_id', '=', sourceId).executeTakeFirst()
