@@ -9,7 +9,7 @@ import type {
 import { context } from '@opentelemetry/api'
 import type { RequestBinding } from '../registry/context.js'
 import type { McpRegistry } from '../registry/registry.js'
-import { endWithResponse, startOperation, TRACED_IN_REGISTRY, type OperationHandle } from '../telemetry/mcp.js'
+import { endWithResponse, startOperation, telemetryEnabled, TRACED_IN_REGISTRY, type OperationHandle } from '../telemetry/mcp.js'
 import type { Call } from './call.js'
 import type { Exchange, Responder } from './exchange.js'
 import { headerOf } from '../protocol/index.js'
@@ -137,7 +137,7 @@ export class SessionTransport implements Transport {
   }
 
   #startOperation (message: JSONRPCMessage, binding: RequestBinding): OperationHandle | null {
-    if (!('id' in message) || !('method' in message) || TRACED_IN_REGISTRY.has(message.method)) return null
+    if (!('id' in message) || !('method' in message) || TRACED_IN_REGISTRY.has(message.method) || !telemetryEnabled()) return null
     const params = message.params as { _meta?: Record<string, unknown> } | undefined
     const op = startOperation({ method: message.method }, {
       request: binding.request,
